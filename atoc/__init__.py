@@ -1,0 +1,1 @@
+"""ATOC: the kernel (``atoc.core``) and the center itself (``atoc.center``)."""

@@ -1,0 +1,1 @@
+"""The kernel every app builds on: domain errors, history helpers, API plumbing."""
