@@ -1,0 +1,1 @@
+"""trust: the evidence about agents — teams, agents, pacts, evaluations, scores, disputes."""

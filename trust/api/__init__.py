@@ -1,0 +1,1 @@
+"""The trust endpoints of the REST API (agents, teams, pacts, evaluations, disputes)."""

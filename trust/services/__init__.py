@@ -1,0 +1,1 @@
+"""trust write services (keyword-only, typed, with an explicit actor)."""
