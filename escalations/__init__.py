@@ -1,0 +1,1 @@
+"""escalations: signals become incidents on one severity ladder and end in decisions."""
