@@ -1,0 +1,1 @@
+"""The center itself: the fleet trust picture, metrics, reviews and systemic issues."""

@@ -1,0 +1,1 @@
+"""The center's REST endpoints (``/api/v1/metrics/``)."""
