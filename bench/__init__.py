@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): data generators and timed scenarios on PostgreSQL."""
