@@ -1,0 +1,35 @@
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import AgentFactory, TeamFactory
+
+
+def test_admin_index_shows_every_team_and_stale_agents(admin_client):
+    ops = TeamFactory(name="Customer Operations")
+    fin = TeamFactory(name="Finance")
+    AgentFactory(team=ops, slug="fresh-agent")
+    AgentFactory(team=fin, slug="stale-agent", evaluation_due_at=timezone.now() - timedelta(days=2))
+
+    response = admin_client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Customer Operations" in body
+    assert "Finance" in body
+    assert "stale-agent" in body
+    assert "Agents with stale evidence (1 of 2)" in body
+
+
+def test_admin_index_query_count_does_not_grow_with_the_fleet(
+    admin_client, django_assert_max_num_queries
+):
+    team = TeamFactory()
+    AgentFactory(team=team, evaluation_due_at=timezone.now() - timedelta(days=1))
+    with django_assert_max_num_queries(25) as small:
+        admin_client.get(reverse("admin:index"))
+    for _ in range(30):
+        AgentFactory(team=TeamFactory(), evaluation_due_at=timezone.now() - timedelta(days=1))
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        admin_client.get(reverse("admin:index"))

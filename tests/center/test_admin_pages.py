@@ -1,0 +1,395 @@
+"""The center's admin pages as operators see them, and what each role may do there."""
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from atoc.center.models import FleetReview, FleetReviewAgent, SystemicIssue
+from atoc.center.services.issues import systemic_issues_propose
+from atoc.center.services.metrics import metrics_snapshot_take
+from atoc.center.services.reviews import fleet_reviews_schedule
+from escalations.models import Decision, Incident
+from escalations.services.incidents import incident_acknowledge
+from escalations.services.jobs import job_heartbeat_finish, job_heartbeat_start
+from tests.center.support import agent_on, incident
+from tests.factories import AgentFactory, ScoreFactory, TeamFactory
+
+
+def body(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def text(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+
+
+def act(client, model_url, action, rows, **data):
+    return client.post(
+        model_url,
+        {"action": action, "_selected_action": [row.pk for row in rows], **data},
+        follow=True,
+    )
+
+
+# --- the fleet trust picture -------------------------------------------------------------
+
+
+def test_index_shows_counts_queue_teams_and_the_three_fields(admin_client, actor):
+    ops = TeamFactory(name="Customer Operations")
+    late = incident(AgentFactory(team=ops, slug="refund-bot"), actor, hours_ago=3)
+    waiting = incident(
+        AgentFactory(team=ops, slug="kyc-bot"), actor, kind="pact_breach", hours_ago=0.1
+    )
+    incident_acknowledge(incident=waiting, actor=actor)
+    AgentFactory(team=ops, slug="stale-bot", evaluation_due_at=timezone.now() - timedelta(days=2))
+
+    page = text(body(admin_client.get(reverse("admin:index"))))
+
+    assert "Incidents by severity and action state (2 unresolved)" in page
+    assert "1 overdue — open the overdue queue" in page
+    queue = page[page.index("Needs action first") : page.index("Teams Team")]
+    assert queue.index(f"#{late.pk}") < queue.index(f"#{waiting.pk}")  # overdue first
+    assert "acknowledgement overdue by" in queue and "decision due in" in queue
+    assert "no evidence yet (due in 7 d)" in queue  # freshness on every incident row
+    assert late.severity.name in queue and "Open (awaiting acknowledgement)" in queue
+    stale = page[page.index("Agents with stale evidence") :]
+    assert "stale-bot" in stale and "stale for 2" in stale and "nothing awaits" in stale
+    assert "Customer Operations" in page
+
+
+def test_index_warns_when_the_jobs_have_not_run_and_not_once_they_do(admin_client):
+    page = body(admin_client.get(reverse("admin:index")))
+    assert 'id="jobs-warning"' in page and "never run" in page
+
+    from atoc.center.schedules import CENTER_JOBS
+    from escalations.schedules import PERIODIC_JOBS
+
+    for job in (*PERIODIC_JOBS, *CENTER_JOBS):
+        job_heartbeat_start(job=job.task)
+        job_heartbeat_finish(job=job.task, result={})
+    assert 'id="jobs-warning"' not in body(admin_client.get(reverse("admin:index")))
+
+    long_ago = timezone.now() - timedelta(hours=1)
+    job_heartbeat_start(job="escalations.promote_overdue", now=long_ago)
+    page = body(admin_client.get(reverse("admin:index")))
+    assert "The scheduler or the workers are down: promotion last ran" in page
+
+
+def test_index_tiles_read_the_snapshots_with_a_trend(admin_client, actor):
+    incident(AgentFactory(), actor)
+    for weeks in (3, 2, 1):
+        metrics_snapshot_take(day=timezone.now().date() - timedelta(weeks=weeks))
+    metrics_snapshot_take()
+    page = body(admin_client.get(reverse("admin:index")))
+    tiles = page[page.index('id="metric-tiles"') : page.index('id="incident-matrix"')]
+    assert "Escalation routing accuracy" in tiles and "100 %" in tiles
+    assert tiles.count("<polyline") >= 1 and 'class="sparkline"' in tiles
+
+
+def test_index_shows_systemic_issues_reviews_and_disputes_by_currency(admin_client, actor):
+    teams = [TeamFactory() for _ in range(3)]
+    for team in teams:
+        incident(agent_on(team, "model:shared"), actor)
+        agent_on(team, "model:other")
+    systemic_issues_propose()
+    fleet_reviews_schedule()
+    from tests.factories import DisputeFactory
+
+    DisputeFactory(agent=AgentFactory(team=teams[0]), amount="100.00", currency="EUR")
+    DisputeFactory(agent=AgentFactory(team=teams[0]), amount="50.50", currency="EUR")
+    page = text(body(admin_client.get(reverse("admin:index"))))
+    assert "model:shared" in page and "Proposed (awaiting an operator)" in page
+    assert "Tier 1 review due" in page
+    assert "150.50 EUR (2)" in page
+
+
+def test_index_query_count_is_bounded_with_a_busy_fleet(
+    admin_client, actor, django_assert_max_num_queries
+):
+    for _ in range(15):
+        agent = AgentFactory(
+            evaluation_due_at=timezone.now() - timedelta(days=1), status="restricted"
+        )
+        incident(agent, actor)
+    metrics_snapshot_take()
+    with django_assert_max_num_queries(25):
+        body(admin_client.get(reverse("admin:index")))
+
+
+# --- the agent page ----------------------------------------------------------------
+
+
+def story_url(agent):
+    return reverse("admin:center_agent_story", args=[agent.pk])
+
+
+def test_agent_story_shows_state_pact_scores_incidents_and_history(admin_client, actor, agent):
+    for value in (900, 650):
+        ScoreFactory(agent=agent, value=value)
+    opened = incident(agent, actor, hours_ago=3)
+    from escalations.services.promotion import incidents_promote_overdue
+
+    incidents_promote_overdue(now=timezone.now())
+    page = body(admin_client.get(story_url(agent)))
+    readable = text(page)
+    assert f"Trust story of {agent.slug}" in readable
+    # SEV1 restricted it on the way up the ladder.
+    assert "Restricted" in readable and "Human in the loop" in readable and "Live" in readable
+    assert str(agent.pact_version) in readable
+    assert "<polyline" in page  # the score chart
+    assert f"#{opened.pk}" in readable and "Acknowledgement deadline passed" in readable
+    assert "no evidence yet (due in" in readable and "SEV1" in readable
+    assert "Restrict autonomy" in readable and "Suspend" in readable and "Restore" in readable
+    changelist = body(admin_client.get(reverse("admin:trust_agent_changelist")))
+    assert story_url(agent) in changelist
+    change = body(admin_client.get(reverse("admin:trust_agent_change", args=[agent.pk])))
+    assert story_url(agent) in change
+
+
+def test_agent_story_action_records_a_decision_and_shows_the_history(
+    admin_client, admin_user, agent
+):
+    response = admin_client.post(
+        story_url(agent), {"action": "suspend", "rationale": "Leaked a refund token"}, follow=True
+    )
+    page = text(body(response))
+    assert f"Suspend: {agent.slug} is now suspended" in page
+    agent.refresh_from_db()
+    assert agent.status == "suspended"
+    decision = Decision.objects.get(agent=agent)
+    assert decision.actor == admin_user and decision.incident is None
+    assert "Leaked a refund token" in page and "on the agent" in page
+    history = page[page.index("History (newest first)") :]
+    assert "root-admin" in history and "suspended" in history
+
+
+def test_agent_story_refuses_a_viewer_and_a_team_operator_outside_their_team(client, people):
+    theirs = AgentFactory(team=people.other_team)
+    people.viewer.is_staff = True
+    people.viewer.save()
+    client.force_login(people.viewer)
+    page = body(client.get(story_url(theirs)))
+    assert "Decide on the agent" not in page  # no forms for a viewer
+    response = client.post(story_url(theirs), {"action": "suspend", "rationale": "x"}, follow=True)
+    assert response.status_code == 200
+    theirs.refresh_from_db()
+    assert theirs.status == "active"
+    client.force_login(people.team_operator)
+    response = client.post(story_url(theirs), {"action": "suspend", "rationale": "x"}, follow=True)
+    assert "outside your teams" in text(body(response))
+    theirs.refresh_from_db()
+    assert theirs.status == "active"
+
+
+def test_agent_story_costs_the_same_queries_for_a_long_story(
+    admin_client, actor, agent, django_assert_max_num_queries
+):
+    incident(agent, actor, kind="settlement_dispute")
+    ScoreFactory(agent=agent, value=400)
+    with django_assert_max_num_queries(30) as few:
+        body(admin_client.get(story_url(agent)))
+    for kind in ("pact_breach", "score_drop", "incident_flag", "custom"):
+        incident(agent, actor, kind=kind)
+    for value in range(20):
+        ScoreFactory(agent=agent, value=500 + value)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body(admin_client.get(story_url(agent)))
+
+
+def test_agent_changelist_actions_restrict_through_a_rationale_form(admin_client, agent):
+    url = reverse("admin:trust_agent_changelist")
+    form = body(act(admin_client, url, "restrict_selected", [agent]))
+    assert "Each agent gets a Decision with your rationale" in form
+    page = text(
+        body(act(admin_client, url, "restrict_selected", [agent], apply="yes", rationale="Drifted"))
+    )
+    assert f"Restrict autonomy: {agent.slug}." in page
+    agent.refresh_from_db()
+    assert agent.status == "restricted"
+
+
+# --- incidents, systemic issues, reviews, metrics -------------------------------------
+
+
+def test_a_team_operator_cannot_acknowledge_another_teams_incident(client, people, actor):
+    mine = incident(AgentFactory(team=people.own_team), actor)
+    theirs = incident(AgentFactory(team=people.other_team), actor)
+    client.force_login(people.team_operator)
+    url = reverse("admin:escalations_incident_changelist")
+    page = text(body(act(client, url, "acknowledge_selected", [mine, theirs])))
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in page
+    states = dict(Incident.objects.values_list("pk", "state"))
+    assert states == {mine.pk: "acknowledged", theirs.pk: "open"}
+
+
+def test_a_viewer_sees_incidents_but_has_no_actions(client, people, actor):
+    opened = incident(AgentFactory(), actor)
+    client.force_login(people.viewer)
+    url = reverse("admin:escalations_incident_changelist")
+    response = client.get(url)
+    assert response.status_code == 200 and f"#{opened.pk}" in body(response)
+    assert response.context["action_form"] is None or not [
+        name for name, _ in response.context["action_form"].fields["action"].choices if name
+    ]
+    act(client, url, "acknowledge_selected", [opened])
+    opened.refresh_from_db()
+    assert opened.state == "open"
+
+
+def test_link_incidents_to_a_systemic_issue_from_the_incident_list(admin_client, actor, agent):
+    opened = incident(agent, actor)
+    issue = SystemicIssue.objects.create(title="Shared", basis="pact", pact=agent.pact_version.pact)
+    url = reverse("admin:escalations_incident_changelist")
+    assert "Systemic issue" in body(
+        act(admin_client, url, "link_to_systemic_issue_selected", [opened])
+    )
+    page = text(
+        body(
+            act(
+                admin_client,
+                url,
+                "link_to_systemic_issue_selected",
+                [opened],
+                apply="yes",
+                issue=issue.pk,
+            )
+        )
+    )
+    assert f"Linked 1 incident(s) to systemic issue #{issue.pk}" in page
+    assert issue.incident_links.get().incident == opened
+
+
+def test_confirm_a_proposed_issue_from_its_list_and_see_its_incidents(
+    admin_client, admin_user, actor
+):
+    teams = [TeamFactory() for _ in range(3)]
+    for team in teams:
+        incident(agent_on(team, "model:shared"), actor)
+        agent_on(team, "model:other")
+    systemic_issues_propose()
+    issue = SystemicIssue.objects.get()
+    url = reverse("admin:center_systemicissue_changelist")
+    page = text(body(act(admin_client, url, "confirm_selected", [issue])))
+    assert f"Confirmed: #{issue.pk}." in page
+    issue.refresh_from_db()
+    assert issue.state == "confirmed" and issue.confirmed_by == admin_user
+    change = text(
+        body(admin_client.get(reverse("admin:center_systemicissue_change", args=[issue.pk])))
+    )
+    assert "3 incidents on 3 agents of 3 teams" in change
+    assert "no evidence yet (due in" in change and "Open (awaiting acknowledgement)" in change
+
+
+def test_dismiss_and_merge_ask_for_input_first(admin_client, agent):
+    a = SystemicIssue.objects.create(title="A", basis="pact", pact=agent.pact_version.pact)
+    component = agent_on(agent.team, "model:b").components.get()
+    b = SystemicIssue.objects.create(title="B", basis="component", component=component)
+    url = reverse("admin:center_systemicissue_changelist")
+    assert "Merge into" in body(act(admin_client, url, "merge_selected", [a]))
+    page = text(body(act(admin_client, url, "merge_selected", [a], apply="yes", into=b.pk)))
+    assert f"Merged into #{b.pk}: #{a.pk}." in page
+    body(act(admin_client, url, "dismiss_selected", [b], apply="yes", reason="Noise"))
+    b.refresh_from_db()
+    assert b.state == "dismissed"
+
+
+def test_review_page_lists_agents_due_with_evidence_and_marks_them(admin_client, admin_user):
+    fleet_reviews_schedule()
+    review = FleetReview.objects.get(tier=1)
+    due = AgentFactory(tier=1, slug="due-bot")
+    ScoreFactory(agent=due, value=810)
+    url = reverse("admin:center_fleetreview_review", args=[review.pk])
+    page = text(body(admin_client.get(url)))
+    assert "due-bot" in page and "no evidence yet (due in" in page and "none open" in page
+    assert "nothing awaits" in page
+    response = admin_client.post(
+        url, {"_mark": "1", "agent": [due.pk], "note": "fine"}, follow=True
+    )
+    assert "Marked 1 agent(s) reviewed." in text(body(response))
+    assert FleetReviewAgent.objects.get(review=review).reviewed_by == admin_user
+    response = admin_client.post(
+        url, {"_findings": "1", "findings": "All good", "actions_agreed": ""}, follow=True
+    )
+    assert "Findings recorded." in text(body(response))
+    response = admin_client.post(url, {"_complete": "1"}, follow=True)
+    review.refresh_from_db()
+    assert review.state == "completed"
+
+
+def test_metrics_page_shows_definitions_values_and_takes_a_snapshot(admin_client, actor, agent):
+    url = reverse("admin:center_metrics")
+    page = text(body(admin_client.get(url)))
+    assert "No snapshot yet" in page
+    for label in ("Fleet trust review coverage", "Time to trust decision",
+                  "Escalation routing accuracy", "Repeat systemic issue rate",
+                  "Operator confidence"):  # fmt: skip
+        assert label in page
+    assert "within their pact version's review cadence" in page
+    incident(agent, actor)
+    response = admin_client.post(url, {"_snapshot": "1"}, follow=True)
+    page = text(body(response))
+    assert "Today's snapshot taken" in page and "100 %" in page
+
+
+def test_metrics_page_queries_do_not_grow_with_history(admin_client, django_assert_max_num_queries):
+    metrics_snapshot_take()
+    with django_assert_max_num_queries(12) as few:
+        body(admin_client.get(reverse("admin:center_metrics")))
+    for days in range(1, 30):
+        metrics_snapshot_take(day=timezone.now().date() - timedelta(days=days))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body(admin_client.get(reverse("admin:center_metrics")))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["systemicissue", "fleetreview", "feedback", "metricsnapshot", "operatorscope"],
+)
+def test_center_changelists_render(admin_client, name):
+    assert body(admin_client.get(reverse(f"admin:center_{name}_changelist")))
+
+
+def test_feedback_add_form_records_through_the_service(admin_client, admin_user, actor, agent):
+    opened = incident(agent, actor)
+    response = admin_client.post(
+        reverse("admin:center_feedback_add"),
+        {
+            "subject": "incident",
+            "incident": opened.pk,
+            "useful": "on",
+            "credible": "on",
+            "comment": "Quick and right",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    from atoc.center.models import Feedback
+
+    feedback = Feedback.objects.get()
+    assert feedback.author == admin_user and feedback.positive and feedback.team == agent.team
+    response = admin_client.post(
+        reverse("admin:center_feedback_add"), {"subject": "decision", "incident": opened.pk}
+    )
+    assert "Choose the decision you rate." in body(response)
+
+
+def test_cached_counts_follow_every_change_at_once(admin_client, actor, settings):
+    settings.ATOC_FLEET_PICTURE_CACHE_SECONDS = 300
+    opened = incident(AgentFactory(), actor, hours_ago=0.1)
+    url = reverse("admin:index")
+
+    def unresolved_by_state():
+        fleet = admin_client.get(url).context["fleet"]
+        return dict(zip(["open", "acknowledged", "decided"], fleet["state_totals"], strict=True))
+
+    assert unresolved_by_state() == {"open": 1, "acknowledged": 0, "decided": 0}
+    assert unresolved_by_state() == {"open": 1, "acknowledged": 0, "decided": 0}  # from cache
+    incident_acknowledge(incident=opened, actor=actor)
+    assert unresolved_by_state() == {"open": 0, "acknowledged": 1, "decided": 0}
+    AgentFactory(evaluation_due_at=timezone.now() - timedelta(days=1))
+    assert admin_client.get(url).context["fleet"]["stale_total"] == 1
