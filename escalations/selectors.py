@@ -190,8 +190,8 @@ class JobStatus:
     """How one periodic job is doing: when it last ran against how often it should.
 
     ``scheduled`` is False when no enabled periodic task runs it (then it is never
-    late); ``late`` when it never started or its last start is older than two
-    intervals, ``late_since`` being the moment it became late.
+    late); ``late`` when its last start (or, if it never ran, its schedule's start
+    time) is older than two intervals, ``late_since`` being the moment it became late.
     """
 
     job: str
@@ -230,24 +230,29 @@ class JobStatus:
         }
 
 
-def _scheduled_intervals(jobs: Iterable[PeriodicJob]) -> dict[str, timedelta | None]:
-    """Per task name, its shortest enabled schedule (None when not an interval)."""
-    intervals: dict[str, timedelta | None] = {}
+def _schedules(
+    jobs: Iterable[PeriodicJob],
+) -> dict[str, tuple[timedelta | None, datetime | None]]:
+    """Per task name: its shortest enabled schedule (None when not an interval) and
+    the earliest start time of its enabled schedules (None when one has none)."""
+    schedules: dict[str, tuple[timedelta | None, datetime | None]] = {}
     rows = PeriodicTask.objects.filter(
         task__in=[job.task for job in jobs], enabled=True
-    ).values_list("task", "interval__every", "interval__period")
-    for task, every, period in rows:
+    ).values_list("task", "interval__every", "interval__period", "start_time")
+    for task, every, period, start in rows:
         interval = (
             timedelta(seconds=every * PERIOD_SECONDS[period])
             if every is not None and period in PERIOD_SECONDS
             else None
         )
-        current = intervals.get(task)
-        if task not in intervals or (
-            interval is not None and (current is None or interval < current)
-        ):
-            intervals[task] = interval
-    return intervals
+        if task not in schedules:
+            schedules[task] = (interval, start)
+            continue
+        current, since = schedules[task]
+        if interval is not None and (current is None or interval < current):
+            current = interval
+        schedules[task] = (current, None if since is None or start is None else min(since, start))
+    return schedules
 
 
 def heartbeats_status(
@@ -256,18 +261,24 @@ def heartbeats_status(
     """Every periodic job (of escalations, or ``jobs``): last run, interval, late or not.
 
     The expected interval is the job's enabled schedule in django-celery-beat (as
-    edited in the admin), else its default. Two queries whatever the number of jobs.
+    edited in the admin), else its default. A job is late when it has not started for
+    ``JOB_LATE_AFTER_INTERVALS`` intervals; one that never ran is late that long after
+    its schedule's start time (when it was installed), so a center that has just been
+    installed is not reported down before its scheduler had a chance. Two queries
+    whatever the number of jobs.
     """
     jobs = list(jobs)
     beats = {beat.job: beat for beat in JobHeartbeat.objects.filter(job__in=[j.task for j in jobs])}
-    scheduled = _scheduled_intervals(jobs)
+    schedules = _schedules(jobs)
     statuses = []
     for job in jobs:
         beat = beats.get(job.task)
-        interval = scheduled.get(job.task) or job.interval
+        scheduled_interval, scheduled_since = schedules.get(job.task, (None, None))
+        interval = scheduled_interval or job.interval
         started = beat.last_started_at if beat else None
-        late_since = started + interval * JOB_LATE_AFTER_INTERVALS if started else None
-        is_scheduled = job.task in scheduled
+        reference = started or scheduled_since
+        late_since = reference + interval * JOB_LATE_AFTER_INTERVALS if reference else None
+        is_scheduled = job.task in schedules
         statuses.append(
             JobStatus(
                 job=job.task,

@@ -140,7 +140,7 @@ def _jobs(now: datetime) -> tuple[list, str]:
     statuses = [*heartbeats_status(now=now), *selectors.center_jobs_status(now=now)]
     late = [s for s in statuses if s.late]
     warning = ""
-    if statuses and all(s.last_started_at is None for s in statuses):
+    if late and all(s.last_started_at is None for s in statuses):
         warning = (
             "The scheduled jobs have never run: nothing promotes overdue incidents, checks "
             "freshness or delivers notifications. Start the Celery worker and the scheduler "

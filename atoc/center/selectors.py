@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum
-from django_celery_beat.models import PeriodicTask
 
 from atoc.center.choices import ACTIVE_ISSUE_STATES, FleetReviewState, Metric
 from atoc.center.models import (
@@ -24,9 +23,8 @@ from atoc.center.models import (
 )
 from atoc.center.schedules import CENTER_JOBS
 from escalations.choices import IncidentState
-from escalations.models import Decision, Escalation, Incident, JobHeartbeat, SeverityLevel
-from escalations.schedules import PERIOD_SECONDS
-from escalations.selectors import JOB_LATE_AFTER_INTERVALS, JobStatus
+from escalations.models import Decision, Escalation, Incident, SeverityLevel
+from escalations.selectors import JobStatus, heartbeats_status
 from trust.choices import AgentStatus, DisputeState
 from trust.models import Agent, Dispute, Evaluation, Score
 from trust.selectors import agent_list
@@ -257,43 +255,10 @@ def reviews_open() -> list[FleetReview]:
 def center_jobs_status(*, now: datetime) -> list[JobStatus]:
     """The center's periodic jobs: last run against their schedule (two queries).
 
-    The same reading as ``escalations.selectors.heartbeats_status`` gives for the
+    The same reading ``escalations.selectors.heartbeats_status`` gives for the
     escalations jobs.
     """
-    tasks = [job.task for job in CENTER_JOBS]
-    beats = {beat.job: beat for beat in JobHeartbeat.objects.filter(job__in=tasks)}
-    intervals: dict[str, timedelta] = {}
-    for task, every, period in PeriodicTask.objects.filter(
-        task__in=tasks, enabled=True
-    ).values_list("task", "interval__every", "interval__period"):
-        if every is None or period not in PERIOD_SECONDS:
-            intervals.setdefault(task, None)
-            continue
-        interval = timedelta(seconds=every * PERIOD_SECONDS[period])
-        if intervals.get(task) is None or interval < intervals[task]:
-            intervals[task] = interval
-    statuses = []
-    for job in CENTER_JOBS:
-        beat = beats.get(job.task)
-        interval = intervals.get(job.task) or job.interval
-        started = beat.last_started_at if beat else None
-        late_since = started + interval * JOB_LATE_AFTER_INTERVALS if started else None
-        scheduled = job.task in intervals
-        statuses.append(
-            JobStatus(
-                job=job.task,
-                name=job.name,
-                interval=interval,
-                scheduled=scheduled,
-                last_started_at=started,
-                last_finished_at=beat.last_finished_at if beat else None,
-                last_error=beat.last_error if beat else "",
-                runs=beat.runs if beat else 0,
-                late=scheduled and (late_since is None or late_since < now),
-                late_since=late_since,
-            )
-        )
-    return statuses
+    return heartbeats_status(now=now, jobs=CENTER_JOBS)
 
 
 # --- systemic issues -------------------------------------------------------------------

@@ -224,8 +224,20 @@ def test_heartbeats_status_says_which_jobs_are_late():
     assert freshness.interval == timedelta(minutes=5)
     assert not freshness.late and freshness.running  # started, not finished yet
     never = status["escalations.purge_idempotency_records"]
-    assert never.late and never.last_started_at is None and never.late_since is None
-    assert never.as_dict()["interval_seconds"] == 86400
+    assert never.last_started_at is None and never.as_dict()["interval_seconds"] == 86400
+    assert not never.late  # installed moments ago: its scheduler has not had a chance yet
+
+
+def test_a_job_that_never_ran_is_late_two_intervals_after_its_schedule_was_installed():
+    installed = timezone.now()
+    PeriodicTask.objects.filter(task="escalations.promote_overdue").update(start_time=installed)
+    promotion = [job for job in PERIODIC_JOBS if job.task == "escalations.promote_overdue"]
+
+    (just_installed,) = heartbeats_status(now=installed + timedelta(seconds=119), jobs=promotion)
+    (forgotten,) = heartbeats_status(now=installed + timedelta(seconds=121), jobs=promotion)
+
+    assert not just_installed.late and just_installed.last_started_at is None
+    assert forgotten.late and forgotten.late_since == installed + timedelta(minutes=2)
 
 
 def test_heartbeats_status_follows_the_schedule_edited_in_the_admin():
