@@ -3,7 +3,7 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from atoc.center.admin.base import EstimatedCountPaginator, table_estimate
+from atoc.center.admin.base import EstimatedCountPaginator, PageFirstPaginator, table_estimate
 from escalations.models import Incident
 from tests.center.support import incident
 from tests.factories import AgentFactory
@@ -38,4 +38,23 @@ def test_a_small_table_is_counted_exactly(actor):
 
 def test_the_incident_changelist_uses_it(admin_client):
     response = admin_client.get("/admin/escalations/incident/")
-    assert isinstance(response.context["cl"].paginator, EstimatedCountPaginator)
+    assert isinstance(response.context["cl"].paginator, PageFirstPaginator)
+
+
+def test_a_page_first_page_holds_the_same_rows_in_the_same_order_with_their_joins(actor):
+    for _ in range(7):
+        incident(AgentFactory(), actor)
+    listed = Incident.objects.select_related("agent__team", "severity").order_by(
+        "agent__team__name", "-id"
+    )
+    expected = [row.pk for row in listed]
+
+    pages = PageFirstPaginator(listed, 3)
+    seen = []
+    with CaptureQueriesContext(connection) as captured:
+        for number in pages.page_range:
+            page = pages.page(number)
+            seen += [(row.pk, row.agent.team.name, row.severity.name) for row in page]
+    assert [pk for pk, _, _ in seen] == expected
+    # A count, then per page the keys and the rows with their joins: nothing per row.
+    assert len(captured.captured_queries) == 1 + 2 * pages.num_pages

@@ -72,6 +72,28 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+class PageFirstPaginator(EstimatedCountPaginator):
+    """Picks a page's rows from the table alone, then joins only those rows.
+
+    A changelist selects its rows with their agent, team, severity and owner. Left to
+    itself the planner may join every matching row (tens of thousands of overdue
+    incidents) before sorting and cutting out one page. Here the page's keys come
+    first, sorted and cut on the table (and whatever the ordering itself needs), and
+    one more query fetches those rows with everything the list shows, in that order.
+    """
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        queryset = self.object_list
+        if not hasattr(queryset, "query") or bottom >= top:
+            return super().page(number)
+        keys = list(queryset.select_related(None).values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in queryset.order_by().filter(pk__in=keys)}
+        return self._get_page([rows[key] for key in keys if key in rows], number, self)
+
+
 def table_estimate(model, alias: str) -> int | None:
     """The planner's row estimate for the model's table (PostgreSQL), else None."""
     connection = connections[alias]

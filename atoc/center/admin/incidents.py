@@ -3,7 +3,8 @@
 escalations owns the incident admin and must not import the center, so the
 center registers a subclass: every action is held to the operator's teams, an
 action links incidents to a systemic issue, and the unfiltered list of a million
-incidents uses the planner's row estimate instead of counting them.
+incidents uses the planner's row estimate instead of counting them and picks a
+page's rows before joining what the list shows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from atoc.center.admin.base import EstimatedCountPaginator, scoped_actions
+from atoc.center.admin.base import PageFirstPaginator, scoped_actions
 from atoc.center.choices import ACTIVE_ISSUE_STATES
 from atoc.center.models import SystemicIssue
 from atoc.center.services.issues import systemic_issue_link_incidents
@@ -32,7 +33,7 @@ class LinkIssueForm(forms.Form):
 class CenterIncidentAdmin(IncidentAdmin):
     """escalations' incident admin, held to the operator's teams (see the module)."""
 
-    paginator = EstimatedCountPaginator
+    paginator = PageFirstPaginator
     actions = (*IncidentAdmin.actions, "link_to_systemic_issue_selected")
 
     def get_actions(self, request):
