@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
@@ -262,6 +263,59 @@ class IncidentAdmin(SimpleHistoryAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    # The incident's own page offers the actions its state allows, as buttons: each
+    # posts back to the page and runs the same admin action on this one incident.
+    PAGE_ACTIONS = {
+        IncidentState.OPEN: (
+            "acknowledge_selected",
+            "assign_to_me_selected",
+            "decide_selected",
+            "escalate_selected",
+        ),
+        IncidentState.ACKNOWLEDGED: (
+            "assign_to_me_selected",
+            "decide_selected",
+            "escalate_selected",
+        ),
+        IncidentState.DECIDED: ("resolve_selected", "decide_selected"),
+        IncidentState.RESOLVED: (),
+    }
+    PAGE_ACTION_LABELS = {
+        "acknowledge_selected": "Acknowledge",
+        "assign_to_me_selected": "Take ownership",
+        "decide_selected": "Decide…",
+        "escalate_selected": "Escalate one level…",
+        "resolve_selected": "Resolve",
+    }
+    change_form_template = "admin/escalations/incident/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST" and "action" in request.POST:
+            # The page's buttons and the forms they lead to (decide, escalate) come
+            # back here; the action runs on this incident only, held to the same
+            # permissions (and team scope) as from the list.
+            queryset = self.get_queryset(request).filter(pk=object_id)
+            post = request.POST.copy()
+            post.setlist(admin.helpers.ACTION_CHECKBOX_NAME, [str(object_id)])
+            post.pop("select_across", None)
+            request.POST = post
+            response = self.response_action(request, queryset)
+            return response or HttpResponseRedirect(request.get_full_path())
+        extra_context = extra_context or {}
+        incident = self.get_object(request, object_id)
+        if incident is not None:
+            extra_context["incident_actions"] = self.page_actions(request, incident)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def page_actions(self, request, incident) -> list[tuple[str, str]]:
+        """The (action, button label) pairs the incident's page offers this user."""
+        allowed = self.get_actions(request)
+        return [
+            (name, self.PAGE_ACTION_LABELS[name])
+            for name in self.PAGE_ACTIONS.get(incident.state, ())
+            if name in allowed
+        ]
 
     # --- columns --------------------------------------------------------------------
 

@@ -246,6 +246,27 @@ def test_a_viewer_sees_incidents_but_has_no_actions(client, people, actor):
     assert opened.state == "open"
 
 
+def test_the_incident_page_holds_viewers_and_team_operators_to_their_rights(client, people, actor):
+    theirs = incident(AgentFactory(team=people.other_team), actor)
+    mine = incident(AgentFactory(team=people.own_team), actor)
+    page = lambda row: reverse("admin:escalations_incident_change", args=[row.pk])  # noqa: E731
+
+    client.force_login(people.viewer)
+    response = client.get(page(theirs))
+    assert response.status_code == 200 and response.context["incident_actions"] == []
+    client.post(page(theirs), {"action": "acknowledge_selected"})
+
+    client.force_login(people.team_operator)
+    assert client.get(page(theirs)).context["incident_actions"] == []
+    assert client.get(page(mine)).context["incident_actions"]
+    refused = client.post(page(theirs), {"action": "acknowledge_selected"}, follow=True)
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in text(body(refused))
+    client.post(page(mine), {"action": "acknowledge_selected"})
+
+    states = dict(Incident.objects.values_list("pk", "state"))
+    assert states == {theirs.pk: "open", mine.pk: "acknowledged"}
+
+
 def test_link_incidents_to_a_systemic_issue_from_the_incident_list(admin_client, actor, agent):
     opened = incident(agent, actor)
     issue = SystemicIssue.objects.create(title="Shared", basis="pact", pact=agent.pact_version.pact)

@@ -355,6 +355,80 @@ def test_escalating_at_the_top_of_the_ladder_is_refused_with_the_reason(admin_cl
     ]
 
 
+def page_actions(response) -> list[str]:
+    return [name for name, _ in response.context.get("incident_actions") or []]
+
+
+def test_the_incident_page_offers_the_actions_its_state_allows(admin_client, incident, actor):
+    page = admin_client.get(url(Incident, "change", incident.pk))
+    assert page_actions(page) == [
+        "acknowledge_selected",
+        "assign_to_me_selected",
+        "decide_selected",
+        "escalate_selected",
+    ]
+    assert 'value="Acknowledge"' in text(page) and "Act on this incident" in text(page)
+
+    incident_decide(incident=incident, consequence="monitor", rationale="Watch", actor=actor)
+    decided = admin_client.get(url(Incident, "change", incident.pk))
+    assert page_actions(decided) == ["resolve_selected", "decide_selected"]
+    incident_resolve(incident=incident, actor=actor)
+    resolved = admin_client.get(url(Incident, "change", incident.pk))
+    assert page_actions(resolved) == [] and "Act on this incident" not in text(resolved)
+
+
+def test_acknowledge_from_the_incident_page_comes_back_to_it(admin_client, admin_user, incident):
+    page_url = url(Incident, "change", incident.pk)
+    response = admin_client.post(page_url, {"action": "acknowledge_selected"})
+
+    assert response.status_code == 302 and response.url == page_url
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.ACKNOWLEDGED and incident.owner == admin_user
+    after = admin_client.get(page_url)
+    assert messages_of(after) == [f"Acknowledged: #{incident.pk}."]
+    assert "acknowledge_selected" not in page_actions(after)
+
+
+def test_decide_from_the_incident_page_asks_then_decides_this_incident_only(
+    admin_client, incident, agent, actor
+):
+    other = ingest(AgentFactory(), actor).incident
+    page_url = url(Incident, "change", incident.pk)
+
+    form_page = text(admin_client.post(page_url, {"action": "decide_selected"}))
+    assert "Decide incidents" in form_page and 'name="rationale"' in form_page
+    assert f"#{other.pk}" not in form_page
+
+    # Whatever the form carries, the page acts on its own incident.
+    response = admin_client.post(
+        page_url,
+        {
+            "action": "decide_selected",
+            "apply": "yes",
+            "consequence": "suspend",
+            "rationale": "Refunds without approval",
+            "_selected_action": [other.pk],
+        },
+    )
+
+    assert response.status_code == 302 and response.url == page_url
+    incident.refresh_from_db()
+    other.refresh_from_db()
+    agent.refresh_from_db()
+    assert incident.state == IncidentState.DECIDED and agent.status == AgentStatus.SUSPENDED
+    assert other.state == IncidentState.OPEN
+    assert Decision.objects.get(incident=incident).rationale == "Refunds without approval"
+
+
+def test_an_unknown_action_from_the_incident_page_changes_nothing(admin_client, incident):
+    page_url = url(Incident, "change", incident.pk)
+    response = admin_client.post(page_url, {"action": "delete_selected"}, follow=True)
+
+    assert messages_of(response) == ["No action selected."]
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.OPEN
+
+
 def test_take_ownership(admin_client, admin_user, incident):
     response = act(admin_client, Incident, "assign_to_me_selected", [incident])
 

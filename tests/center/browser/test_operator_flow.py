@@ -112,3 +112,31 @@ def test_restrict_an_agent_from_its_page(page, live_server, fleet):
     assert "is now restricted" in page.locator("ul.messagelist").inner_text()
     assert page.locator("#agent-status").inner_text() == "Restricted"
     assert "Drifting answers on refunds." in page.locator("#decisions").inner_text()
+
+
+def test_handle_an_incident_from_its_own_page(page, live_server, fleet):
+    overdue = fleet["overdue"]
+    log_in(page, live_server)
+
+    # From the queue to the incident's page.
+    page.locator("#action-queue").get_by_role("link", name=f"#{overdue.pk}").click()
+    page.wait_for_url(re.compile(rf".*/admin/escalations/incident/{overdue.pk}/change/"))
+    actions = page.locator("#incident-actions")
+
+    actions.locator("input[value=Acknowledge]").click()
+    assert f"Acknowledged: #{overdue.pk}." in page.locator("ul.messagelist").inner_text()
+
+    page.locator("#incident-actions input[data-action=decide_selected]").click()
+    assert "Decide incidents" in page.locator("h1").inner_text()
+    page.select_option("select[name=consequence]", "monitor")
+    page.fill("textarea[name=rationale]", "A one-off; watch the next evaluations.")
+    page.click("input[type=submit][value=Decide]")
+    page.wait_for_url(re.compile(rf".*/admin/escalations/incident/{overdue.pk}/change/"))
+    assert "Decided (Monitor (no change))" in page.locator("ul.messagelist").inner_text()
+
+    page.locator("#incident-actions input[value=Resolve]").click()
+    assert f"Resolved: #{overdue.pk}." in page.locator("ul.messagelist").inner_text()
+    assert page.locator("#incident-actions").count() == 0
+    overdue.refresh_from_db()
+    assert overdue.state == "resolved"
+    assert overdue.decisions.get().rationale == "A one-off; watch the next evaluations."
