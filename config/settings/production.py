@@ -33,7 +33,7 @@ assert DATABASES["default"]["ENGINE"].endswith("postgresql"), "Production runs o
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "atoc.core.cache.RedisCache",
         "LOCATION": REDIS_URL,
     }
 }

@@ -18,7 +18,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "atoc.core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "atoc-test",
     }
