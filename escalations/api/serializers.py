@@ -145,7 +145,9 @@ class SignalInputSerializer(StrictInputSerializer):
                 {"non_field_errors": ["Each signal must be a JSON object."]}, code="invalid"
             )
         errors: dict[str, list[str]] = {}
-        for name in sorted(str(n) for n in set(data) - set(self.fields)):
+        # The declared names, not ``self.fields``: building the bound fields deep-copies
+        # every declared field, which a single-signal request would pay for nothing.
+        for name in sorted(str(n) for n in set(data) - self._declared_fields.keys()):
             errors[name] = ["Unknown field."]
         for name in ("agent", "kind", "observed_at", "source", "idempotency_key"):
             if name not in data:
