@@ -139,6 +139,11 @@ class SignalInputSerializer(StrictInputSerializer):
     _SLUG = re.compile(SLUG_PATTERN)
     _TEXT = re.compile(NON_BLANK_PATTERN)
 
+    def _read_only_defaults(self):
+        # No field here is read-only, so there are no defaults to add before the
+        # validators run; DRF would build the bound fields to find that out.
+        return {}
+
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError(
