@@ -38,3 +38,22 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count_hit(
+        self, key, timeout: int, *, by: int = 1, also_read=None, version=None
+    ) -> tuple[int, int]:
+        """Add ``by`` to the counter at ``key`` (from 0), expiring ``timeout`` seconds on.
+
+        Returns the new count and the count at ``also_read`` (0 when absent), in one
+        round trip (pipelined INCRBY, EXPIRE and GET), the increment atomic across
+        processes. Counters are plain integers, which ``get`` reads back as such.
+        """
+        key = self.make_and_validate_key(key, version=version)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incrby(key, by)
+        pipe.expire(key, timeout)
+        if also_read is not None:
+            pipe.get(self.make_and_validate_key(also_read, version=version))
+        results = pipe.execute()
+        other = results[2] if also_read is not None else None
+        return int(results[0]), int(other or 0)
