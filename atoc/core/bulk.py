@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
-from django.db import connections, models, router
+from django.db import IntegrityError, connections, models, router, transaction
 
 
 def insert_rows(
@@ -25,18 +25,25 @@ def insert_rows(
     rows: Iterable[tuple],
     returning: bool = False,
     ignore_conflicts: bool = False,
+    all_or_none_on: Sequence[str] = (),
 ) -> list:
     """Insert many rows of ``model`` in one statement; each row holds the values of ``fields``.
 
     Fields left out get their default (a callable default is called once per row).
     Returns the new primary keys in row order when ``returning``, else an empty
     list. With ``ignore_conflicts`` a row that breaks a unique constraint is skipped
-    (``ON CONFLICT DO NOTHING``). Writes no history and sends no signals: use it
+    (``ON CONFLICT DO NOTHING``). With ``all_or_none_on`` (the fields of a unique
+    constraint, and ``returning``) a row taken on those fields is skipped too, and
+    fewer keys than rows come back: the caller then refuses the whole batch. That
+    costs no savepoint, where catching the ``IntegrityError`` would need one to
+    keep the transaction usable. Writes no history and sends no signals: use it
     for rows that are not history-tracked, or with
     :func:`atoc.core.history.history_insert_bulk`.
     """
     if returning and ignore_conflicts:
         raise ValueError("Skipped rows have no key: returning and ignore_conflicts exclude.")
+    if all_or_none_on and not returning:
+        raise ValueError("all_or_none_on tells skipped rows by the keys returned.")
     rows = list(rows)
     if not rows:
         return []
@@ -59,9 +66,15 @@ def insert_rows(
             model(**{f.attname: v for f, v in zip(columns, row, strict=True)})
             for row in zip(*values, strict=True)
         ]
-        model._base_manager.using(connection.alias).bulk_create(
-            objs, ignore_conflicts=ignore_conflicts
-        )
+        manager = model._base_manager.using(connection.alias)
+        if all_or_none_on:
+            try:
+                with transaction.atomic(using=connection.alias):
+                    manager.bulk_create(objs)
+            except IntegrityError:
+                return []
+        else:
+            manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return [obj.pk for obj in objs] if returning else []
 
     quote = connection.ops.quote_name
@@ -83,6 +96,9 @@ def insert_rows(
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    elif all_or_none_on:
+        targets = ", ".join(quote(opts.get_field(name).column) for name in all_or_none_on)
+        sql += f" ON CONFLICT ({targets}) DO NOTHING"
     if returning:
         sql += f" RETURNING {quote(opts.pk.column)}"
     with _server_bound_cursor(connection) as cursor:
@@ -90,15 +106,19 @@ def insert_rows(
         return [row[0] for row in cursor.fetchall()] if returning else []
 
 
-def insert_objects(objs: Sequence[models.Model]) -> None:
+def insert_objects(objs: Sequence[models.Model], *, all_or_none_on: Sequence[str] = ()) -> bool:
     """``bulk_create`` for unsaved instances of one model, through :func:`insert_rows`.
 
     Every concrete field is written as the instance holds it and the new primary
     keys are set on the instances, which then count as saved. Sends no signals and
-    calls no ``save()``, like ``bulk_create``.
+    calls no ``save()``, like ``bulk_create``. With ``all_or_none_on`` (the fields
+    of a unique constraint) it returns False, and marks nothing saved, when any
+    instance's values on those fields are taken: the caller must then refuse the
+    batch (roll back its transaction), since the other rows were inserted.
+    Returns True otherwise.
     """
     if not objs:
-        return
+        return True
     model = type(objs[0])
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key]
@@ -121,12 +141,16 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
         fields=[f.attname for f in fields],
         rows=[tuple(getattr(obj, f.attname) for f in fields) for obj in objs],
         returning=True,
+        all_or_none_on=all_or_none_on,
     )
+    if len(keys) != len(objs):
+        return False
     alias = router.db_for_write(model)
     for obj, key in zip(objs, keys, strict=True):
         obj.pk = key
         obj._state.adding = False
         obj._state.db = alias
+    return True
 
 
 def update_rows(model: type[models.Model], *, fields: Sequence[str], rows: Iterable[tuple]) -> int:

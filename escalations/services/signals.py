@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -523,17 +523,15 @@ def _store_signals(new: list[SignalInput], *, actor, now: datetime) -> None:
             silence=item.silence,
         )
         rows.append(item.signal)
-    try:
-        # A savepoint, so that a key taken by a concurrent request becomes a clear
-        # refusal instead of a broken transaction.
-        with transaction.atomic():
-            insert_objects(rows)
-    except IntegrityError:
+    # A key taken by a concurrent request since the replay check is skipped by the
+    # insert rather than raised, so the refusal needs no savepoint; raising it rolls
+    # back the whole batch.
+    if not insert_objects(rows, all_or_none_on=("source", "idempotency_key")):
         raise IdempotencyInProgress(
             "A signal with one of these idempotency keys is being stored by another "
             "request; retry to receive its result.",
             field="idempotency_key",
-        ) from None
+        )
 
 
 def _outcomes(items: list[SignalInput]) -> list[SignalOutcome]:
