@@ -1,7 +1,7 @@
 """Load test: the whole center under sustained ingest, and a check that nothing was lost.
 
 ``uv run python -m bench.load_test`` (re)creates its own database (``BENCH_DATABASE_URL``,
-default ``atoc_bench_ops``), then runs the production shape on this machine:
+default ``atoc_bench_load``), then runs the production shape on this machine:
 gunicorn (production settings), two Celery workers and one scheduler on PostgreSQL
 and Redis (``REDIS_URL``, default db 5, whose default queue it empties first), with promotion,
 delivery and the audit every two seconds. For ``--seconds`` (60), ``--clients``
@@ -37,7 +37,7 @@ from bench.api_bench import Client, _free_port, _percentile, _server_env, _tail,
 from bench.common import ROOT, progress
 
 RESULTS = ROOT / "bench" / "results"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/atoc_bench_ops"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/atoc_bench_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 QUEUE = "celery"  # the default queue, on the load test's own Redis database
 AGENTS = 320
