@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from glob import glob
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +30,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+
+from escalations.choices import SignalKind
+from tests.escalations.support import ingest
+from tests.factories import AgentFactory
 
 ROOT = Path(settings.BASE_DIR)
 WAIT_SECONDS = 60
@@ -289,3 +295,15 @@ def send_task(broker_url: str, name: str, *, times: int = 1) -> None:
         for _ in range(times):
             app.send_task(name, connection=conn, queue="celery")
     app.close()
+
+
+def overdue_incidents(count: int, actor) -> list[int]:
+    """``count`` incidents (on agents of their own) opened five hours ago: all overdue."""
+    five_hours_ago = timezone.now() - timedelta(hours=5)
+    return [
+        ingest(
+            AgentFactory(), actor, kind=SignalKind.CUSTOM, observed_at=five_hours_ago,
+            now=five_hours_ago,
+        ).incident.pk
+        for _ in range(count)
+    ]  # fmt: skip

@@ -11,20 +11,17 @@ missed interval.
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from escalations.choices import SignalKind
 from escalations.models import Escalation, Incident, JobHeartbeat
-from tests.escalations.support import ingest
-from tests.factories import AgentFactory, UserFactory
+from tests.factories import UserFactory
 from tests.fault.conftest import install_fast_schedules
 from tests.fault.support import (
     current_database_url,
     django_env,
+    overdue_incidents,
     start_beat,
     start_worker,
     wait_until,
@@ -62,14 +59,7 @@ def test_a_stopped_scheduler_shows_and_overdue_incidents_climb_once_when_it_retu
         beat.kill()
 
         actor = UserFactory()
-        five_hours_ago = timezone.now() - timedelta(hours=5)
-        overdue = [
-            ingest(
-                AgentFactory(), actor, kind=SignalKind.CUSTOM, observed_at=five_hours_ago,
-                now=five_hours_ago,
-            ).incident.pk
-            for _ in range(OVERDUE)
-        ]  # fmt: skip
+        overdue = overdue_incidents(OVERDUE, actor)
 
         def blind():
             # Both the sweeper and the auditor late: the scheduler, not one job, is down.

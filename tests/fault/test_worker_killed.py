@@ -11,19 +11,16 @@ incident exactly once.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import psycopg
 import pytest
-from django.utils import timezone
 
-from escalations.choices import SignalKind, TimelineKind
+from escalations.choices import TimelineKind
 from escalations.models import Escalation, Incident, TimelineEntry
-from tests.escalations.support import ingest
-from tests.factories import AgentFactory, UserFactory
+from tests.factories import UserFactory
 from tests.fault.support import (
     current_database_url,
     django_env,
+    overdue_incidents,
     send_task,
     start_worker,
     wait_until,
@@ -42,14 +39,7 @@ def test_a_worker_killed_mid_batch_leaves_every_incident_promoted_exactly_once(
     private_redis, ladder, no_kicks
 ):
     actor = UserFactory()
-    five_hours_ago = timezone.now() - timedelta(hours=5)
-    overdue = [
-        ingest(
-            AgentFactory(), actor, kind=SignalKind.CUSTOM, observed_at=five_hours_ago,
-            now=five_hours_ago,
-        ).incident.pk
-        for _ in range(OVERDUE)
-    ]  # fmt: skip
+    overdue = overdue_incidents(OVERDUE, actor)
     database_url = current_database_url()
     env = django_env(database_url=database_url, redis_url=private_redis.url)
 
