@@ -112,7 +112,13 @@ class Agent(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=AGENT_READ_FIELDS, m2m_fields=[components])
+    # History is read per agent (and by date): copies of the slug, team and pact
+    # version need no indexes of their own, which would only slow bulk writes.
+    history = HistoricalRecords(
+        excluded_fields=AGENT_READ_FIELDS,
+        m2m_fields=[components],
+        no_db_index=["slug", "team", "pact_version"],
+    )
 
     class Meta:
         ordering = ["slug"]
