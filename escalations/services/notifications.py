@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -355,3 +356,5 @@ def post_webhook(*, url: str, body: bytes, headers: dict[str, str]) -> None:
         raise DeliveryError(f"Webhook answered {exc.code}.") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DeliveryError(f"Webhook unreachable: {exc}") from exc
+    except http.client.HTTPException as exc:  # not HTTP at all (a bad status line, …)
+        raise DeliveryError(f"Webhook answered something that is not HTTP: {exc!r}") from exc

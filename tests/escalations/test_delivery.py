@@ -2,6 +2,7 @@
 
 import json
 import logging
+import socket
 import threading
 from datetime import timedelta
 
@@ -213,6 +214,29 @@ def test_a_redirect_or_an_unreachable_receiver_is_a_failure(agent, actor, platfo
     notifications_deliver(now=row.next_attempt_at)
     row.refresh_from_db()
     assert row.attempts == 2 and row.last_error.startswith("Webhook unreachable")
+
+
+def test_a_receiver_that_does_not_speak_http_is_a_recorded_failure(agent, actor, platform):
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HELLO garbage\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    webhook_only(platform)
+    platform.webhook_url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    platform.save()
+    ingest(agent, actor, kind=SignalKind.CUSTOM)
+
+    report = notifications_deliver(now=timezone.now())
+    listener.close()
+
+    row = Notification.objects.get()
+    assert report["sent"] == 0 and row.state == NotificationState.PENDING and row.attempts == 1
+    assert row.last_error.startswith("Webhook answered something that is not HTTP")
 
 
 def test_a_worker_whose_lease_ran_out_does_not_record_over_the_next_claim(agent, actor, platform):
