@@ -60,3 +60,10 @@ class AlreadyExists(DomainError):
 
     code = "already_exists"
     status_code = 409
+
+
+class OutOfTeamScope(DomainError):
+    """The caller acts for some teams only and the object is another team's or everyone's."""
+
+    code = "out_of_scope"
+    status_code = 403

@@ -251,6 +251,26 @@ ATOC_SYSTEM_USERNAME = "atoc-system"
 
 # API keys may be restricted to teams of this model (the kernel names no app).
 ATOC_API_KEY_TEAM_MODEL = "trust.Team"
+# What a logged-in user holds on the API follows their role: each scope needs every
+# Django permission listed (any active staff user reads; superusers hold every scope).
+ATOC_API_SESSION_SCOPE_PERMISSIONS = {
+    "read": [],
+    "signals:write": ["escalations.add_signal", "escalations.change_incident"],
+    "evaluations:write": ["trust.add_evaluation"],
+    "admin": [
+        "escalations.change_severitylevel",
+        "escalations.change_control",
+        "escalations.change_counterpart",
+        "escalations.change_routingrule",
+        "trust.add_team",
+        "trust.add_agent",
+        "trust.add_pact",
+        "trust.add_pactversion",
+    ],
+}
+# The teams a logged-in user may see and act on through the API, as for a
+# team-restricted key: a function of the user returning team ids, or None for all.
+ATOC_API_SESSION_TEAM_SCOPE = "atoc.center.access.scope_team_ids"
 # A request holding an Idempotency-Key for longer than this is presumed dead and
 # its key may be taken over by a retry.
 ATOC_IDEMPOTENCY_IN_FLIGHT_TIMEOUT = env_int("ATOC_IDEMPOTENCY_IN_FLIGHT_TIMEOUT", 300)

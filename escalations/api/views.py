@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from atoc.core.api.idempotency import idempotent
 from atoc.core.api.permissions import allowed_team_ids, restrict_to_teams, team_allowed
 from atoc.core.api.schema import AtocAutoSchema
-from atoc.core.exceptions import DomainError, NotFound
+from atoc.core.exceptions import DomainError, NotFound, OutOfTeamScope
 from atoc.core.models import ApiScope
 from escalations import selectors
 from escalations.api import hooks
@@ -115,6 +115,34 @@ def restrict_to_teams_or_shared(queryset, request):
     return queryset.filter(Q(team__isnull=True) | Q(team__in=ids))
 
 
+def require_fleet_wide(request, *, what: str) -> None:
+    """Refuse (403) a caller restricted to some teams: ``what`` serves every team."""
+    if allowed_team_ids(request) is not None:
+        raise OutOfTeamScope(
+            f"You may not change {what}: they serve every team and you act for some teams only."
+        )
+
+
+def require_own_team(request, *, team: Team | None, current=None) -> None:
+    """Refuse (403) a team-restricted caller writing what is shared by every team.
+
+    ``team`` is the team the body names, ``current`` the object being replaced.
+    (A team the caller may not see was refused as unknown already.)
+    """
+    if allowed_team_ids(request) is None:
+        return
+    if current is not None and current.team_id is None:
+        raise OutOfTeamScope(
+            "You may not change this: it is shared by every team and you act for some teams only."
+        )
+    if team is None:
+        raise OutOfTeamScope(
+            "You act for some teams only: name one of them (a record without a team "
+            "serves every team).",
+            field="team",
+        )
+
+
 def level_by_name(name: str | None, *, field: str) -> SeverityLevel | None:
     """The severity level with this name (None for None), else ``NotFound`` naming the field."""
     if name is None:
@@ -125,9 +153,12 @@ def level_by_name(name: str | None, *, field: str) -> SeverityLevel | None:
     return level
 
 
-def counterparts_by_id(ids: list[int], *, field: str) -> list[Counterpart]:
-    """The counterparts with these ids, in order, without repeats; else ``NotFound``."""
-    found = Counterpart.objects.defer("webhook_secret").in_bulk(ids)
+def counterparts_by_id(request, ids: list[int], *, field: str) -> list[Counterpart]:
+    """The counterparts with these ids the caller may see, in order, without repeats;
+    else ``NotFound``."""
+    found = restrict_to_teams_or_shared(
+        Counterpart.objects.defer("webhook_secret"), request
+    ).in_bulk(ids)
     missing = [pk for pk in ids if pk not in found]
     if missing:
         raise NotFound(f"No counterpart with id {missing[0]}.", field=field)
@@ -442,11 +473,13 @@ class SeverityLevelViewSet(ReferenceViewSet):
 
     @idempotent
     def create(self, request):
+        require_fleet_wide(request, what="the severity ladder")
         level = severity_level_create(actor=request.user, **_level_values(self.validated(request)))
         return Response(self.output(level), status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None):
         level = self.get_object()
+        require_fleet_wide(request, what="the severity ladder")
         level = severity_level_update(
             level=level, actor=request.user, **_level_values(self.validated(request))
         )
@@ -490,17 +523,19 @@ class ControlViewSet(ReferenceViewSet):
         values["opening_severity"] = level_by_name(
             values["opening_severity"], field="opening_severity"
         )
-        values["owner"] = counterparts_by_id([values["owner"]], field="owner")[0]
+        values["owner"] = counterparts_by_id(request, [values["owner"]], field="owner")[0]
         values["review_cadence"] = timedelta(seconds=values.pop("review_cadence_seconds"))
         return values
 
     @idempotent
     def create(self, request):
+        require_fleet_wide(request, what="controls")
         control = control_create(actor=request.user, **self.control_values(request))
         return Response(self.output(control), status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None):
         control = self.get_object()
+        require_fleet_wide(request, what="controls")
         control = control_update(
             control=control, actor=request.user, **self.control_values(request)
         )
@@ -537,9 +572,10 @@ class CounterpartViewSet(ReferenceViewSet):
     def get_queryset(self):
         return restrict_to_teams_or_shared(selectors.counterpart_list(), self.request)
 
-    def counterpart_values(self, request) -> dict:
+    def counterpart_values(self, request, current=None) -> dict:
         values = self.validated(request)
         values["team"] = visible_team(request, values["team"])
+        require_own_team(request, team=values["team"], current=current)
         return values
 
     @idempotent
@@ -550,7 +586,9 @@ class CounterpartViewSet(ReferenceViewSet):
     def update(self, request, pk=None):
         counterpart = self.get_object()
         counterpart = counterpart_update(
-            counterpart=counterpart, actor=request.user, **self.counterpart_values(request)
+            counterpart=counterpart,
+            actor=request.user,
+            **self.counterpart_values(request, current=counterpart),
         )
         return Response(self.output(counterpart))
 
@@ -584,12 +622,15 @@ class RoutingRuleViewSet(ReferenceViewSet):
     def get_queryset(self):
         return restrict_to_teams_or_shared(selectors.routing_rule_list(), self.request)
 
-    def rule_values(self, request) -> dict:
+    def rule_values(self, request, current=None) -> dict:
         values = self.validated(request)
         values["kind"] = values["kind"] or ""
         values["team"] = visible_team(request, values["team"])
+        require_own_team(request, team=values["team"], current=current)
         values["min_severity"] = level_by_name(values["min_severity"], field="min_severity")
-        values["counterparts"] = counterparts_by_id(values["counterparts"], field="counterparts")
+        values["counterparts"] = counterparts_by_id(
+            request, values["counterparts"], field="counterparts"
+        )
         return values
 
     @idempotent
@@ -599,5 +640,7 @@ class RoutingRuleViewSet(ReferenceViewSet):
 
     def update(self, request, pk=None):
         rule = self.get_object()
-        rule = routing_rule_update(rule=rule, actor=request.user, **self.rule_values(request))
+        rule = routing_rule_update(
+            rule=rule, actor=request.user, **self.rule_values(request, current=rule)
+        )
         return Response(self.output(rule))

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from atoc.center.models import OperatorScope
+from atoc.center.roles import ADMIN as ADMIN_ROLE
+from atoc.center.roles import OPERATOR, VIEWER, install_roles
 from atoc.core.models import ApiKey, ApiScope
 from atoc.core.services import api_key_revoke
 from escalations.models import Control, Counterpart, RoutingRule, SeverityLevel
@@ -483,8 +488,28 @@ def test_last_use_is_recorded_at_most_once_a_minute(make_key, world):
 # --- sessions of logged-in staff -------------------------------------------------------
 
 
-def test_staff_session_reads_and_writes_evidence_with_csrf(world):
-    staff = UserFactory(username="ops-staff", is_staff=True)
+@pytest.fixture
+def roles(db):
+    """The three role groups (the migrations install them; a flushed database lacks them)."""
+    install_roles(apps)
+
+
+def session(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def in_role(username: str, role: str, *, teams=()):
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    if teams:
+        OperatorScope.objects.create(user=user).teams.set(teams)
+    return user
+
+
+def test_staff_session_reads_and_writes_evidence_with_csrf(world, roles):
+    staff = in_role("ops-staff", OPERATOR)
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(staff)
     assert client.get("/api/v1/agents/").status_code == 200
@@ -509,6 +534,57 @@ def test_staff_session_lacks_the_admin_scope(world):
 def test_superuser_session_holds_every_scope(world, admin_user):
     client = APIClient()
     client.force_login(admin_user)
+    assert client.post("/api/v1/pacts/", {"slug": "p", "name": "P"}).status_code == 201
+
+
+def test_viewer_session_reads_but_cannot_act(world, roles):
+    client = session(in_role("watcher", VIEWER))
+    assert client.get(f"/api/v1/incidents/{world.incident.pk}/").status_code == 200
+
+    decide = client.post(
+        f"/api/v1/incidents/{world.incident.pk}/decide/",
+        {"consequence": "suspend", "rationale": "not mine to decide"},
+    )
+    assert_error(decide, 403)
+    assert_error(client.post("/api/v1/signals/", signal_body(world.agent, key="viewer")), 403)
+    world.incident.refresh_from_db()
+    world.agent.refresh_from_db()
+    assert world.incident.state == "open" and world.agent.status == "active"
+
+
+def test_plain_staff_session_without_a_role_only_reads(world, roles):
+    client = session(UserFactory(username="no-role", is_staff=True))
+    assert client.get("/api/v1/agents/").status_code == 200
+    acknowledge = client.post(f"/api/v1/incidents/{world.incident.pk}/acknowledge/", {})
+    assert_error(acknowledge, 403)
+
+
+def test_operator_session_acts_on_incidents(world, roles):
+    client = session(in_role("fleet-op", OPERATOR))
+    response = client.post(f"/api/v1/incidents/{world.incident.pk}/acknowledge/", {})
+    assert response.status_code == 200, response.content
+    world.incident.refresh_from_db()
+    assert world.incident.state == "acknowledged"
+
+
+def test_team_operator_session_cannot_see_or_act_on_another_team(world, roles):
+    elsewhere = TeamFactory(slug="elsewhere")
+    client = session(in_role("elsewhere-op", OPERATOR, teams=[elsewhere]))
+    assert client.get("/api/v1/incidents/").json()["results"] == []
+    acknowledge = client.post(f"/api/v1/incidents/{world.incident.pk}/acknowledge/", {})
+    assert_error(acknowledge, 404)
+    world.incident.refresh_from_db()
+    assert world.incident.state == "open"
+
+
+def test_team_operator_session_acts_on_its_own_team(world, roles):
+    client = session(in_role("payments-op", OPERATOR, teams=[world.team]))
+    response = client.post(f"/api/v1/incidents/{world.incident.pk}/acknowledge/", {})
+    assert response.status_code == 200, response.content
+
+
+def test_admin_role_session_configures(world, roles):
+    client = session(in_role("config-admin", ADMIN_ROLE))
     assert client.post("/api/v1/pacts/", {"slug": "p", "name": "P"}).status_code == 201
 
 
@@ -551,6 +627,55 @@ def test_team_restricted_key_sees_its_teams_and_shared_counterparts(make_client,
     assert "Our on-call" in names
     assert "Platform on-call" in names  # serves every team
     assert "Their on-call" not in names
+
+
+def test_team_restricted_admin_key_cannot_change_what_every_team_shares(make_client, world):
+    client = make_client([ADMIN], teams=[world.team])
+    shared = world.counterpart  # no team: serves every team
+    replaced = client.put(
+        f"/api/v1/counterparts/{shared.pk}/",
+        {"name": shared.name, "function": "platform", "email": "someone@example.com"},
+    )
+    assert_error(replaced, 403, code="out_of_scope")
+    created = client.post(
+        "/api/v1/counterparts/", {"name": "Everyone", "function": "platform", "email": "e@x.io"}
+    )
+    assert_error(created, 403, field="team")
+    rule = client.post("/api/v1/routing-rules/", {"name": "All", "counterparts": [shared.pk]})
+    assert_error(rule, 403, field="team")
+    level = client.put(f"/api/v1/severity-levels/{world.level.pk}/", level_body(world))
+    assert_error(level, 403, code="out_of_scope")
+    assert_error(client.post("/api/v1/controls/", control_body(world)), 403, code="out_of_scope")
+
+    shared.refresh_from_db()
+    assert shared.email != "someone@example.com"
+    assert not Counterpart.objects.filter(name="Everyone").exists()
+    assert not RoutingRule.objects.filter(name="All").exists()
+    assert not Control.objects.filter(name="Matrix control").exists()
+    assert not SeverityLevel.objects.filter(name="SEV0").exists()
+
+
+def test_team_restricted_admin_key_configures_its_own_team(make_client, world):
+    client = make_client([ADMIN], teams=[world.team])
+    elsewhere = TeamFactory(slug="elsewhere")
+    theirs = Counterpart.objects.create(
+        name="Their on-call", function="platform", email="t@example.com", team=elsewhere
+    )
+    created = client.post(
+        "/api/v1/counterparts/",
+        {"name": "Our on-call", "function": "platform", "email": "o@example.com",
+         "team": world.team.slug},
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    ours = created.json()["id"]
+    rule_body = {"name": "Ours", "team": world.team.slug, "counterparts": [ours]}
+    assert client.post("/api/v1/routing-rules/", rule_body).status_code == 201
+
+    foreign = client.post(
+        "/api/v1/routing-rules/", {**rule_body, "name": "Theirs", "counterparts": [theirs.pk]}
+    )
+    assert_error(foreign, 404, field="counterparts")
+    assert not RoutingRule.objects.filter(name="Theirs").exists()
 
 
 def test_team_restricted_key_cannot_act_on_another_teams_incident(make_client, world):

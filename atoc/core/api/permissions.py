@@ -10,29 +10,39 @@ Anything not declared needs ``read`` for GET/HEAD/OPTIONS and ``admin`` for ever
 other method, so a forgotten declaration fails closed.
 """
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from rest_framework import permissions
 
 from atoc.core.models import ApiKey, ApiScope
 
 ALL_SCOPES = frozenset(ApiScope.values)
-# Logged-in staff get read and the evidence writes; configuration writes (admin)
-# are for superusers, as in the admin site.
-STAFF_SCOPES = frozenset({ApiScope.READ, ApiScope.SIGNALS_WRITE, ApiScope.EVALUATIONS_WRITE})
 
 
 def granted_scopes(request) -> frozenset[str]:
-    """The scopes the caller holds: the key's, or the staff defaults for a session."""
+    """The scopes the caller holds: the key's, or for a session those its role allows.
+
+    A logged-in staff user holds a scope when they have every permission that
+    ``ATOC_API_SESSION_SCOPE_PERMISSIONS`` lists for it, so the API allows a person
+    what the admin allows them (a viewer reads, an operator acts on incidents).
+    """
     api_key = request_api_key(request)
     if api_key is not None:
         return ALL_SCOPES if ApiScope.ADMIN in api_key.scopes else frozenset(api_key.scopes)
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.is_active:
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
         return frozenset()
     if user.is_superuser:
         return ALL_SCOPES
-    if user.is_staff:
-        return STAFF_SCOPES
-    return frozenset()
+    cached = getattr(request, "_atoc_session_scopes", None)
+    if cached is None:
+        cached = frozenset(
+            scope
+            for scope, needed in settings.ATOC_API_SESSION_SCOPE_PERMISSIONS.items()
+            if user.has_perms(needed)
+        )
+        request._atoc_session_scopes = cached
+    return cached
 
 
 def required_scope(request, view) -> str:
@@ -70,18 +80,23 @@ def request_api_key(request) -> ApiKey | None:
 
 
 def allowed_team_ids(request) -> frozenset[int] | None:
-    """Ids of the teams a team-restricted key may see; None when unrestricted.
+    """Ids of the teams the caller may see and act on; None when unrestricted.
 
-    Loaded once per request.
+    A key's teams (none: the whole fleet), or for a session the user's team scope
+    (``ATOC_API_SESSION_TEAM_SCOPE``). Loaded once per request.
     """
-    api_key = request_api_key(request)
-    if api_key is None:
-        return None
     cached = getattr(request, "_atoc_team_ids", False)
-    if cached is False:
-        ids = frozenset(api_key.teams.values_list("pk", flat=True))
-        cached = ids or None
-        request._atoc_team_ids = cached
+    if cached is not False:
+        return cached
+    api_key = request_api_key(request)
+    if api_key is not None:
+        cached = frozenset(api_key.teams.values_list("pk", flat=True)) or None
+    else:
+        user = getattr(request, "user", None)
+        cached = None
+        if user is not None and user.is_authenticated:
+            cached = import_string(settings.ATOC_API_SESSION_TEAM_SCOPE)(user)
+    request._atoc_team_ids = cached
     return cached
 
 
