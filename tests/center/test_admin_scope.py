@@ -1,0 +1,124 @@
+"""Operators limited to some teams act in the admin on those teams' rows only.
+
+Another team's rows are refused (on the form's field, or row by row in actions)
+and nothing is written; reading is not limited.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from escalations.models import RiskAcceptance
+from escalations.services.risk import risk_acceptance_request
+from tests.center.support import incident
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def url(model, view="changelist", *args):
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+def act(client, model, action, rows, **data):
+    return client.post(
+        url(model),
+        {"action": action, "_selected_action": [row.pk for row in rows], **data},
+        follow=True,
+    )
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def errors_on(response, field) -> list[str]:
+    assert response.status_code == 200, response.status_code
+    return response.context["adminform"].form.errors.get(field, [])
+
+
+def when(prefix, moment) -> dict:
+    return {f"{prefix}_0": moment.strftime("%d/%m/%Y"), f"{prefix}_1": moment.strftime("%H:%M:%S")}
+
+
+@pytest.fixture
+def agents(people):
+    """(an agent of the team operator's team, an agent of another team)."""
+    return AgentFactory(team=people.own_team), AgentFactory(team=people.other_team)
+
+
+@pytest.fixture
+def team_client(client, people):
+    client.force_login(people.team_operator)
+    return client
+
+
+# --- risk acceptances -----------------------------------------------------------------
+
+
+def risk_data(incident_row) -> dict:
+    return {
+        "incident": incident_row.pk,
+        "rationale": "Vendor fix ships Friday",
+        **when("expires_at", timezone.now() + timedelta(days=3)),
+    }
+
+
+def test_a_team_operator_requests_risk_acceptances_of_their_teams_incidents_only(
+    team_client, people, agents, actor
+):
+    mine, theirs = (incident(agent, actor) for agent in agents)
+
+    refused = team_client.post(url(RiskAcceptance, "add"), risk_data(theirs))
+
+    assert errors_on(refused, "incident") == [
+        f"You may not request a risk acceptance of incident #{theirs.pk}: it belongs to "
+        "Finance, outside your teams."
+    ]
+    assert not RiskAcceptance.objects.exists()
+    done = team_client.post(url(RiskAcceptance, "add"), risk_data(mine))
+    assert done.status_code == 302
+    assert RiskAcceptance.objects.get().incident == mine
+
+
+def requested(agents, actor):
+    return [
+        risk_acceptance_request(
+            incident=incident(agent, actor),
+            rationale="Low impact",
+            expires_at=timezone.now() + timedelta(days=1),
+            actor=actor,
+        )
+        for agent in agents
+    ]
+
+
+def test_a_team_operator_approves_risk_acceptances_of_their_teams_only(team_client, agents, actor):
+    mine, theirs = requested(agents, actor)
+
+    response = act(team_client, RiskAcceptance, "approve_selected", [mine, theirs])
+
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in messages_of(response)[0]
+    assert f"Approved: risk acceptance #{mine.pk}." in messages_of(response)
+    states = dict(RiskAcceptance.objects.values_list("pk", "state"))
+    assert states == {mine.pk: "approved", theirs.pk: "requested"}
+
+
+def test_a_team_operator_rejects_risk_acceptances_of_their_teams_only(team_client, agents, actor):
+    mine, theirs = requested(agents, actor)
+
+    alone = act(team_client, RiskAcceptance, "reject_selected", [theirs], apply="yes", reason="No")
+    both = act(
+        team_client, RiskAcceptance, "reject_selected", [mine, theirs], apply="yes", reason="No"
+    )
+
+    assert messages_of(alone) == [
+        f"Not done on rows outside your teams: #{theirs.pk}. You act only on agents of your teams."
+    ]
+    assert f"Rejected: risk acceptance #{mine.pk}." in messages_of(both)
+    states = dict(RiskAcceptance.objects.values_list("pk", "state"))
+    assert states == {mine.pk: "rejected", theirs.pk: "requested"}
