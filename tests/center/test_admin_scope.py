@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from escalations.models import RiskAcceptance
+from escalations.models import RiskAcceptance, Signal
 from escalations.services.risk import risk_acceptance_request
 from tests.center.support import incident
 from tests.factories import AgentFactory
@@ -122,3 +122,31 @@ def test_a_team_operator_rejects_risk_acceptances_of_their_teams_only(team_clien
     assert f"Rejected: risk acceptance #{mine.pk}." in messages_of(both)
     states = dict(RiskAcceptance.objects.values_list("pk", "state"))
     assert states == {mine.pk: "rejected", theirs.pk: "requested"}
+
+
+# --- signals ----------------------------------------------------------------------------
+
+
+def signal_data(agent) -> dict:
+    return {
+        "agent": agent.pk,
+        "kind": "incident_flag",
+        **when("observed_at", timezone.now()),
+        "value": "",
+        "payload": "{}",
+        "idempotency_key": "",
+    }
+
+
+def test_a_team_operator_records_signals_on_their_teams_agents_only(team_client, agents):
+    mine, theirs = agents
+
+    refused = team_client.post(url(Signal, "add"), signal_data(theirs))
+
+    assert errors_on(refused, "agent") == [
+        f"You may not record a signal on agent {theirs.slug}: it belongs to Finance, "
+        "outside your teams."
+    ]
+    assert not Signal.objects.exists()
+    assert team_client.post(url(Signal, "add"), signal_data(mine)).status_code == 302
+    assert Signal.objects.get().agent == mine
