@@ -11,10 +11,12 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from escalations.models import RiskAcceptance, Signal
+from escalations.models import RiskAcceptance, Signal, Silence
 from escalations.services.risk import risk_acceptance_request
+from escalations.services.silences import silence_create
 from tests.center.support import incident
 from tests.factories import AgentFactory
+from trust.services.agents import components_get_or_create
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +152,74 @@ def test_a_team_operator_records_signals_on_their_teams_agents_only(team_client,
     assert not Signal.objects.exists()
     assert team_client.post(url(Signal, "add"), signal_data(mine)).status_code == 302
     assert Signal.objects.get().agent == mine
+
+
+# --- silences ---------------------------------------------------------------------------
+
+
+def silence_data(*, agent=None, component=None, reason="Model upgrade") -> dict:
+    start = timezone.now()
+    return {
+        "agent": agent.pk if agent else "",
+        "component": component.pk if component else "",
+        **when("starts_at", start),
+        **when("ends_at", start + timedelta(hours=2)),
+        "recurrence": "none",
+        "window_start": "",
+        "window_end": "",
+        "reason": reason,
+    }
+
+
+def test_a_team_operator_silences_their_teams_agents_only(team_client, agents):
+    mine, theirs = agents
+
+    refused = team_client.post(url(Silence, "add"), silence_data(agent=theirs))
+
+    assert errors_on(refused, "agent") == [
+        f"You may not silence agent {theirs.slug}: it belongs to Finance, outside your teams."
+    ]
+    assert not Silence.objects.exists()
+    assert team_client.post(url(Silence, "add"), silence_data(agent=mine)).status_code == 302
+    assert Silence.objects.get().agent == mine
+
+
+def test_only_a_fleet_wide_operator_silences_a_component(client, people):
+    (gateway,) = components_get_or_create(["llm-gateway"])
+    client.force_login(people.team_operator)
+
+    refused = client.post(url(Silence, "add"), silence_data(component=gateway))
+
+    assert errors_on(refused, "component") == [
+        "You may not silence component llm-gateway: it spans teams and you act for some teams only."
+    ]
+    assert not Silence.objects.exists()
+    client.force_login(people.operator)
+    assert client.post(url(Silence, "add"), silence_data(component=gateway)).status_code == 302
+    assert Silence.objects.get().component == gateway
+
+
+def test_a_team_operator_edits_their_teams_silences_only(team_client, people, agents, actor):
+    (gateway,) = components_get_or_create(["llm-gateway"])
+    start = timezone.now()
+    mine, theirs, shared = (
+        silence_create(
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            reason="Model upgrade",
+            actor=actor,
+            **target,
+        )
+        for target in ({"agent": agents[0]}, {"agent": agents[1]}, {"component": gateway})
+    )
+
+    for silence in (theirs, shared):
+        page = team_client.get(url(Silence, "change", silence.pk))
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+        edit = silence_data(reason="Longer upgrade")
+        assert team_client.post(url(Silence, "change", silence.pk), edit).status_code == 403
+    edited = team_client.post(url(Silence, "change", mine.pk), silence_data(reason="Longer"))
+
+    assert edited.status_code == 302
+    reasons = dict(Silence.objects.values_list("pk", "reason"))
+    assert reasons == {mine.pk: "Longer", theirs.pk: "Model upgrade", shared.pk: "Model upgrade"}

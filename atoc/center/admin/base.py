@@ -16,6 +16,12 @@ from atoc.core.exceptions import DomainError
 from trust.admin.base import ServiceRefused
 
 
+def in_scope(user, team_id: int | None) -> bool:
+    """Whether ``user`` may act on objects of the team ``team_id``."""
+    allowed = scope_team_ids(user)
+    return allowed is None or team_id in allowed
+
+
 @contextmanager
 def refused_on(field: str) -> Iterator[None]:
     """Show a refusal (``authorize`` and the like) on the add form's ``field``.

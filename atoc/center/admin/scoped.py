@@ -1,4 +1,4 @@
-"""Risk acceptances and signals as the center runs them: held to teams.
+"""Risk acceptances, signals and silences as the center runs them: held to teams.
 
 escalations owns these admins and must not import the center, so the
 center registers subclasses that hold an operator limited to some teams to the
@@ -6,21 +6,25 @@ agents of those teams, as it does for incidents and agents:
 
 * adding a row for another team's agent (or incident) is refused on the form's
   ``agent`` (or ``incident``) field and nothing is written;
-* changelist actions (approve, reject) skip rows of other teams and name them.
+* changelist actions (approve, reject) skip rows of other teams and name them;
+* another team's silence is only viewed, not edited.
 
-Every list still shows the whole fleet: reading is not limited. Superusers,
-operators without a scope and the system account act fleet-wide.
+A silence of a component spans every team whose agents use the component, so
+only an operator acting fleet-wide may create or edit one. Every list still
+shows the whole fleet: reading is not limited. Superusers, operators without a
+scope and the system account act fleet-wide.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from atoc.center.access import authorize
-from atoc.center.admin.base import refused_on, scoped_actions
+from atoc.center.access import authorize, require_fleet_wide, scope_team_ids
+from atoc.center.admin.base import in_scope, refused_on, scoped_actions
 from escalations.admin.evidence import SignalAdmin
+from escalations.admin.reference import SilenceAdmin
 from escalations.admin.risk import RiskAcceptanceAdmin
-from escalations.models import RiskAcceptance, Signal
+from escalations.models import RiskAcceptance, Signal, Silence
 
 
 class CenterRiskAcceptanceAdmin(RiskAcceptanceAdmin):
@@ -56,9 +60,45 @@ class CenterSignalAdmin(SignalAdmin):
         super().save_model(request, obj, form, change)
 
 
+class CenterSilenceAdmin(SilenceAdmin):
+    """Silences of the operator's teams' agents; component silences need a fleet-wide operator."""
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not self._in_scope(request, obj):
+            return False  # another team's silence, or a component's: only viewed
+        return super().has_change_permission(request, obj)
+
+    @staticmethod
+    def _in_scope(request, silence) -> bool:
+        if silence.agent_id is None:
+            return scope_team_ids(request.user) is None  # a component's silence spans teams
+        return in_scope(request.user, silence.agent.team_id)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            agent, component = form.cleaned_data.get("agent"), form.cleaned_data.get("component")
+            if agent is not None and component is None:
+                with refused_on("agent"):
+                    authorize(
+                        request.user,
+                        permission="escalations.add_silence",
+                        team_ids=[agent.team_id],
+                        what=f"silence agent {agent.slug}",
+                    )
+            elif component is not None and agent is None:
+                with refused_on("component"):
+                    require_fleet_wide(
+                        request.user,
+                        permission="escalations.add_silence",
+                        what=f"silence component {component}",
+                    )
+        super().save_model(request, obj, form, change)
+
+
 for model, model_admin in (
     (RiskAcceptance, CenterRiskAcceptanceAdmin),
     (Signal, CenterSignalAdmin),
+    (Silence, CenterSilenceAdmin),
 ):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)
