@@ -16,7 +16,10 @@ from escalations.services.risk import risk_acceptance_request
 from escalations.services.silences import silence_create
 from tests.center.support import incident
 from tests.factories import AgentFactory
+from trust.choices import DisputeState
+from trust.models import Dispute
 from trust.services.agents import components_get_or_create
+from trust.services.disputes import dispute_open
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +226,95 @@ def test_a_team_operator_edits_their_teams_silences_only(team_client, people, ag
     assert edited.status_code == 302
     reasons = dict(Silence.objects.values_list("pk", "reason"))
     assert reasons == {mine.pk: "Longer", theirs.pk: "Model upgrade", shared.pk: "Model upgrade"}
+
+
+# --- disputes ---------------------------------------------------------------------------
+
+
+def dispute_data(agent) -> dict:
+    return {
+        "agent": agent.pk,
+        "reference": "SET-42",
+        "counterparty": "Acme Payments",
+        "amount": "950.00",
+        "currency": "EUR",
+        "description": "",
+        **when("opened_at", timezone.localtime() - timedelta(minutes=1)),
+    }
+
+
+def test_a_team_operator_opens_disputes_on_their_teams_agents_only(team_client, agents):
+    mine, theirs = agents
+
+    refused = team_client.post(url(Dispute, "add"), dispute_data(theirs))
+
+    assert errors_on(refused, "agent") == [
+        f"You may not open a dispute on agent {theirs.slug}: it belongs to Finance, "
+        "outside your teams."
+    ]
+    assert not Dispute.objects.exists()
+    assert team_client.post(url(Dispute, "add"), dispute_data(mine)).status_code == 302
+    assert Dispute.objects.get().agent == mine
+
+
+def opened(agents, actor):
+    return [
+        dispute_open(
+            agent=agent,
+            reference=f"SET-{number}",
+            counterparty="Acme Payments",
+            amount="120.00",
+            currency="EUR",
+            actor=actor,
+        )
+        for number, agent in enumerate(agents, start=1)
+    ]
+
+
+def test_a_team_operator_resolves_disputes_of_their_teams_only(team_client, agents, actor):
+    mine, theirs = opened(agents, actor)
+
+    response = act(
+        team_client, Dispute, "resolve_selected", [mine, theirs], apply="yes", outcome="settled"
+    )
+
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in messages_of(response)[0]
+    assert "Resolved SET-1." in messages_of(response)
+    states = dict(Dispute.objects.values_list("reference", "state"))
+    assert states == {"SET-1": DisputeState.RESOLVED, "SET-2": DisputeState.OPEN}
+
+
+def test_a_team_operator_resolves_one_dispute_of_their_teams_only(team_client, agents, actor):
+    mine, theirs = opened(agents, actor)
+    resolve = lambda row: url(Dispute, "resolve", row.pk)  # noqa: E731
+
+    assert "Resolve…" not in team_client.get(url(Dispute, "change", theirs.pk)).content.decode()
+    assert "Resolve…" in team_client.get(url(Dispute, "change", mine.pk)).content.decode()
+    refused = team_client.post(resolve(theirs), {"outcome": "settled"}, follow=True)
+    done = team_client.post(resolve(mine), {"outcome": "settled"})
+
+    assert refused.redirect_chain == [(url(Dispute, "change", theirs.pk), 302)]
+    assert messages_of(refused) == [
+        "You may not resolve dispute SET-2: it belongs to Finance, outside your teams."
+    ]
+    assert done.status_code == 302
+    states = dict(Dispute.objects.values_list("reference", "state"))
+    assert states == {"SET-1": DisputeState.RESOLVED, "SET-2": DisputeState.OPEN}
+
+
+# --- reading is fleet-wide ----------------------------------------------------------------
+
+
+def test_a_team_operator_still_lists_every_teams_rows(team_client, agents, actor):
+    theirs = agents[1]
+    requested([theirs], actor)
+    opened([theirs], actor)
+    start = timezone.now()
+    silence_create(
+        agent=theirs, starts_at=start, ends_at=start + timedelta(hours=1), reason="x", actor=actor
+    )
+
+    for model in (RiskAcceptance, Signal, Silence, Dispute):
+        response = team_client.get(url(model))
+        assert response.status_code == 200
+        assert response.context["cl"].result_count >= 1, model.__name__
