@@ -141,23 +141,29 @@ class DisputeAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
             *super().get_urls(),
         ]
 
+    def has_resolve_permission(self, request, dispute=None) -> bool:
+        """Whether the user may resolve disputes (``dispute``, when given)."""
+        return super().has_change_permission(request)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         dispute = self.get_object(request, unquote(object_id))
         can_resolve = (
             dispute is not None
             and dispute.state == DisputeState.OPEN
-            and super().has_change_permission(request)
+            and self.has_resolve_permission(request, dispute)
         )
         extra_context = {**(extra_context or {}), "can_resolve": can_resolve}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def resolve_view(self, request, object_id):
         """Resolve one dispute: outcome and note, then ``dispute_resolve``."""
-        if not super().has_change_permission(request):
+        if not self.has_resolve_permission(request):
             raise PermissionDenied
         dispute = self.get_object(request, unquote(object_id))
         if dispute is None:
             raise Http404("No such dispute.")
+        if not self.has_resolve_permission(request, dispute):
+            raise PermissionDenied
         form = DisputeResolveForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -1,8 +1,10 @@
-"""What the center's admin pages share: scoped actions, per-row reporting, estimates."""
+"""What the center's admin pages share: scoped actions and forms, per-row reporting, estimates."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,6 +12,27 @@ from django.db import connections
 from django.utils.functional import cached_property
 
 from atoc.center.access import scope_team_ids
+from atoc.core.exceptions import DomainError
+from trust.admin.base import ServiceRefused
+
+
+def in_scope(user, team_id: int | None) -> bool:
+    """Whether ``user`` may act on objects of the team ``team_id``."""
+    allowed = scope_team_ids(user)
+    return allowed is None or team_id in allowed
+
+
+@contextmanager
+def refused_on(field: str) -> Iterator[None]:
+    """Show a refusal (``authorize`` and the like) on the add form's ``field``.
+
+    Raised from ``save_model``, the refusal rolls back the change view's
+    transaction and the form comes back with the error next to ``field``.
+    """
+    try:
+        yield
+    except DomainError as exc:
+        raise ServiceRefused(exc, field=field) from exc
 
 
 def scoped_actions(actions: dict, *, team_field: str) -> dict:
