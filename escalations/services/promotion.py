@@ -124,6 +124,9 @@ def _is_due(incident: Incident, now: datetime) -> bool:
 def _remind(incident: Incident, *, level: dict, actor, effects: Effects, routed: dict) -> None:
     """At the top level: remind (bounded), then stop scheduling this phase."""
     due_field = "ack_due_at" if incident.state == IncidentState.OPEN else "decision_due_at"
+    # The deadline that passed names this occurrence: a retry of the same reminder
+    # queues nothing twice, while the reminders of a reopened incident are new.
+    passed = getattr(incident, due_field)
     incident._history_user = actor
     if incident.reminders_sent >= level["max_reminders"]:
         setattr(incident, due_field, None)
@@ -158,7 +161,7 @@ def _remind(incident: Incident, *, level: dict, actor, effects: Effects, routed:
             routed=routed.get(incident.pk, []), level=level, team_id=incident.agent_team_id
         ),
         event="reminder",
-        key=f"reminder:{level['id']}:{incident.state}:{number}",
+        key=f"reminder:{level['id']}:{incident.state}:{number}:{passed.timestamp():.0f}",
         brief={
             **incident_brief(
                 incident, agent_slug=incident.agent_slug, severity=level["name"], now=effects.now

@@ -192,3 +192,38 @@ def test_a_resolved_incident_has_no_risk_to_accept(incident, actor):
     incident_resolve(incident=incident, actor=actor)
     with refused(InvalidTransition, field="incident"):
         request(incident, actor)
+
+
+def test_evidence_raising_an_accepted_incident_does_not_restart_its_clock(
+    incident, agent, actor, other_actor
+):
+    risk_acceptance_approve(acceptance=request(incident, actor), actor=other_actor)
+
+    ingest(agent, actor, kind=SignalKind.PACT_BREACH, severity="SEV2")
+
+    incident.refresh_from_db()
+    assert incident.severity.name == "SEV2"
+    assert (incident.ack_due_at, incident.decision_due_at) == (None, None)
+    assert incidents_promote_overdue(now=timezone.now() + timedelta(days=3)) == 0
+    incident.refresh_from_db()
+    agent.refresh_from_db()
+    assert incident.severity.name == "SEV2" and agent.status == "active"
+
+
+def test_a_reopened_incident_at_the_top_is_reminded_again(agent, actor, other_actor):
+    incident = ingest(agent, actor, kind=SignalKind.PACT_BREACH, severity="SEV1").incident
+    start = timezone.now()
+    assert incidents_promote_overdue(now=start + timedelta(minutes=6)) == 1  # reminder 1
+    first = Notification.objects.filter(incident=incident, event="reminder").count()
+    assert first > 0
+
+    risk_acceptance_approve(acceptance=request(incident, actor, days=1), actor=other_actor)
+    later = timezone.now() + timedelta(days=1, minutes=1)
+    with time_machine.travel(later, tick=False):
+        assert risk_acceptances_expire() == 1
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.OPEN and incident.reminders_sent == 0
+
+    assert incidents_promote_overdue(now=later + timedelta(minutes=6)) == 1
+    assert Notification.objects.filter(incident=incident, event="reminder").count() == 2 * first
+    assert incidents_promote_overdue(now=later + timedelta(minutes=6)) == 0  # nothing twice
