@@ -40,7 +40,14 @@ SELECTION_REPEATS = 5
 RESULTS = ROOT / "bench" / "results"
 
 RAW_SELECTION = """
-    SELECT a.id, a.slug, a.evaluation_due_at, pv.pact_id, a.last_evaluated_at
+    SELECT a.id, a.slug, a.evaluation_due_at, pv.pact_id, a.last_evaluated_at,
+           (SELECT s.id FROM escalations_signal s
+             WHERE s.agent_id = a.id
+               AND s.kind = 'evaluation_stale'
+               AND s.observed_at >= a.evaluation_due_at
+               AND s.suppressed
+             ORDER BY s.observed_at DESC, s.id DESC
+             LIMIT 1)
       FROM trust_agent a
       LEFT JOIN trust_pactversion pv ON pv.id = a.pact_version_id
      WHERE a.evaluation_due_at < %s
@@ -49,7 +56,8 @@ RAW_SELECTION = """
              SELECT 1 FROM escalations_signal s
               WHERE s.agent_id = a.id
                 AND s.kind = 'evaluation_stale'
-                AND s.observed_at = a.evaluation_due_at)
+                AND s.observed_at >= a.evaluation_due_at
+                AND NOT s.suppressed)
      ORDER BY a.id
 """
 

@@ -82,10 +82,14 @@ class Silence(models.Model):
 
     def covers(self, when: datetime) -> bool:
         """Whether the silence is in force at ``when``."""
+        return self.in_force_until(when) is not None
+
+    def in_force_until(self, when: datetime) -> datetime | None:
+        """When the stretch of silence in force at ``when`` ends; None when it is not."""
         if not (self.starts_at <= when < self.ends_at):
-            return False
+            return None
         if self.recurrence == SilenceRecurrence.NONE:
-            return True
+            return self.ends_at
         when = when.astimezone(UTC)
         # The window that may contain ``when`` opened today or, when it crosses
         # midnight, yesterday.
@@ -96,7 +100,10 @@ class Silence(models.Model):
             closed = datetime.combine(closes_on, self.window_end, tzinfo=UTC)
             if not (opened <= when < closed):
                 continue
-            if self.recurrence == SilenceRecurrence.DAILY:
-                return True
-            return day.weekday() == self.starts_at.astimezone(UTC).weekday()
-        return False
+            if (
+                self.recurrence == SilenceRecurrence.DAILY
+                or day.weekday() == self.starts_at.astimezone(UTC).weekday()
+            ):
+                return min(closed, self.ends_at)
+            return None
+        return None

@@ -8,10 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from escalations.choices import SignalKind, TimelineKind
-from escalations.models import Incident, Signal
+from escalations.models import Incident, Signal, Silence
 from escalations.services.freshness import freshness_check, stale_signal_key
 from escalations.services.ladder import ladder_levels, ladder_snapshot_for
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, UserFactory
 from trust.models import Agent
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +66,32 @@ def test_a_new_lapse_joins_the_open_incident(agent):
     assert Signal.objects.count() == 2
     incident = Incident.objects.get()
     assert incident.signal_count == 2
+
+
+def test_a_lapse_inside_a_silence_is_signalled_when_the_silence_ends(agent):
+    now = timezone.now()
+    make_stale(agent, ago=timedelta(hours=2))
+    silence = Silence.objects.create(
+        agent=agent,
+        starts_at=now - timedelta(hours=3),
+        ends_at=now + timedelta(hours=1),
+        reason="Model migration",
+        created_by=UserFactory(),
+    )
+
+    assert freshness_check(now=now) == 1
+    assert freshness_check(now=now + timedelta(minutes=30)) == 0  # still silenced
+    suppressed = Signal.objects.get()
+    assert suppressed.suppressed and suppressed.silence == silence
+    assert not Incident.objects.exists()
+
+    later = now + timedelta(hours=2)
+    assert freshness_check(now=later) == 1
+    assert freshness_check(now=later + timedelta(hours=1)) == 0  # once
+
+    signal = Signal.objects.exclude(pk=suppressed.pk).get()
+    assert not signal.suppressed and signal.observed_at == silence.ends_at
+    assert Incident.objects.get().signals.get() == signal
 
 
 def test_retired_agents_and_agents_without_a_deadline_are_left_alone(agent):
