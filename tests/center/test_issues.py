@@ -179,6 +179,26 @@ def test_merge_moves_incidents_and_later_ones_follow(fleet, actor):
         systemic_issue_confirm(issue=first, actor=actor)
 
 
+def test_dismissing_a_merge_target_does_not_bring_the_merged_incidents_back(fleet, actor):
+    for agent in fleet["shared"][:3]:
+        incident(agent, actor, hours_ago=2)
+    systemic_issues_propose()
+    first = SystemicIssue.objects.get()
+    pact_issue = SystemicIssue.objects.create(
+        title="Pact trouble", basis="pact", pact=fleet["other"][0].pact_version.pact
+    )
+    systemic_issue_merge(issue=first, into=pact_issue, reason="Same root cause", actor=actor)
+    systemic_issue_dismiss(issue=pact_issue, reason="Coincidence after all", actor=actor)
+
+    assert systemic_issues_propose().proposed == []  # the same dismissed incidents
+    assert SystemicIssue.objects.count() == 2
+    for agent in fleet["shared"][3:6]:
+        incident(agent, actor, hours_ago=0)
+    report = systemic_issues_propose()
+    assert len(report.proposed) == 1
+    assert SystemicIssue.objects.get(pk=report.proposed[0]).incident_count == 3
+
+
 def test_operators_link_incidents_by_hand_and_cannot_steal_them(fleet, actor):
     for agent in fleet["shared"][:3]:
         incident(agent, actor)

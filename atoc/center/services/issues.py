@@ -205,19 +205,24 @@ def _issue_owners() -> dict[Basis, SystemicIssue]:
 
 
 def _dismissed_at() -> dict[Basis, datetime]:
-    """When each basis last had an issue dismissed: only newer incidents count again."""
-    out = {}
-    rows = (
-        SystemicIssue.objects.filter(state=SystemicIssueState.DISMISSED)
-        .values("basis", "component_id", "pact_id")
-        .annotate(last=Max("closed_at"))
-        .order_by()
-    )
-    for row in rows:
-        key = (
-            row["component_id"] if row["basis"] == SystemicIssueBasis.COMPONENT else row["pact_id"]
-        )
-        out[(row["basis"], key)] = row["last"]
+    """When each basis last had its issue dismissed: only newer incidents count again.
+
+    An issue merged into one that was later dismissed (followed to the end of the
+    chain) was dismissed with it: its basis, too, waits for newer incidents.
+    """
+    issues = {issue.pk: issue for issue in SystemicIssue.objects.all()}
+    out: dict[Basis, datetime] = {}
+    for issue in issues.values():
+        target, seen = issue, set()
+        while target.state == SystemicIssueState.MERGED and target.pk not in seen:
+            seen.add(target.pk)
+            nxt = issues.get(target.merged_into_id)
+            if nxt is None:
+                break
+            target = nxt
+        if target.state == SystemicIssueState.DISMISSED and target.closed_at is not None:
+            basis = basis_of(issue)
+            out[basis] = max(out.get(basis, target.closed_at), target.closed_at)
     return out
 
 
