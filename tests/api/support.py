@@ -4,13 +4,47 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from trust.choices import Comparator, MetricUnit
+
 
 def iso(value) -> str:
     return value.isoformat()
 
 
+def passing_value(obligation) -> float:
+    """A measurement that meets ``obligation`` (its threshold, or just past it)."""
+    threshold = obligation.threshold
+    if obligation.comparator == Comparator.GT:
+        return (threshold + 1) / 2 if obligation.unit == MetricUnit.RATIO else threshold + 1
+    if obligation.comparator == Comparator.LT:
+        return threshold / 2
+    return threshold
+
+
+def evaluation_results(agent, *, value=0.95) -> list[dict]:
+    """One result for every obligation of the agent's pact version, task_success_rate first.
+
+    task_success_rate is measured at ``value``; every other obligation passes.
+    """
+    results = [
+        {
+            "obligation": "task_success_rate",
+            "value": value,
+            "label": "measured",
+            "explanation": "share of tasks completed",
+        }
+    ]
+    if agent.pact_version_id is None:
+        return results
+    for obligation in agent.pact_version.obligations.order_by("pk"):
+        if obligation.metric != "task_success_rate":
+            results.append({"obligation": obligation.metric, "value": passing_value(obligation)})
+    return results
+
+
 def evaluation_body(agent, *, value=0.95, **overrides) -> dict:
-    """A valid evaluation submission for ``agent`` (one result on task_success_rate)."""
+    """A valid evaluation submission for ``agent``: a result for every obligation of its
+    pact version, task_success_rate (measured at ``value``) first."""
     now = timezone.now()
     body = {
         "agent": agent.slug,
@@ -21,14 +55,7 @@ def evaluation_body(agent, *, value=0.95, **overrides) -> dict:
         "suite": "nightly",
         "started_at": iso(now - timedelta(minutes=10)),
         "completed_at": iso(now - timedelta(minutes=1)),
-        "results": [
-            {
-                "obligation": "task_success_rate",
-                "value": value,
-                "label": "measured",
-                "explanation": "share of tasks completed",
-            }
-        ],
+        "results": evaluation_results(agent, value=value),
         "evidence_uri": "s3://evidence/run-1.json",
         "evidence_sha256": "ab" * 32,
         "trace_url": "https://traces.example.com/run-1",

@@ -10,7 +10,7 @@ from escalations.choices import IncidentState, TimelineKind
 from escalations.models import Control, Counterpart, Incident, RoutingRule, SeverityLevel, Signal
 from escalations.services.signals import signal_ingest
 from tests.api.support import assert_error, evaluation_body, signal_body
-from tests.factories import AgentFactory, TeamFactory, UserFactory
+from tests.factories import AgentFactory, ObligationFactory, TeamFactory, UserFactory
 from trust.choices import AgentAutonomy, AgentStatus
 
 pytestmark = pytest.mark.django_db
@@ -433,6 +433,20 @@ def test_evaluation_answers_the_signals_it_raised(api):
         {"id": signal.pk, "kind": "pact_breach", "incident": signal.incident_id}
     ]
     assert signal.incident_id is not None
+
+
+def test_evaluation_leaving_out_an_obligation_raises_no_signal(api):
+    agent = AgentFactory()
+    ObligationFactory(pact_version=agent.pact_version, metric="p95_latency", unit="seconds")
+    body = evaluation_body(agent, value=0.2)
+    body["results"] = body["results"][:1]
+
+    response = api.post("/api/v1/evaluations/", body)
+
+    error = assert_error(response, 400, field="results")
+    assert "p95_latency" in error["message"]
+    assert not Signal.objects.exists()
+    assert not Incident.objects.exists()
 
 
 # --- reference data --------------------------------------------------------------------

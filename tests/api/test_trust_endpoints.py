@@ -5,18 +5,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.support import dispute_body, evaluation_body, version_body
+from tests.api.support import assert_error, dispute_body, evaluation_body, version_body
 from tests.factories import (
     AgentFactory,
     DisputeFactory,
     EvaluationFactory,
     EvaluationResultFactory,
+    ObligationFactory,
     PactFactory,
     PactVersionFactory,
     TeamFactory,
 )
 from trust.api import hooks
-from trust.models import Agent, Dispute, Evaluation, Pact, PactVersion
+from trust.models import Agent, Dispute, Evaluation, EvaluationResult, Pact, PactVersion, Score
 from trust.services.agents import components_get_or_create
 
 pytestmark = pytest.mark.django_db
@@ -310,6 +311,47 @@ def test_evaluation_submit_names_the_obligation_by_id(api):
     response = api.post("/api/v1/evaluations/", body)
     assert response.status_code == 201, response.content
     assert response.json()["results"][0]["obligation"] == obligation.pk
+
+
+def three_obligation_agent():
+    version = PactVersionFactory()
+    ObligationFactory(pact_version=version, metric="p95_latency", unit="seconds", comparator="lte")
+    ObligationFactory(pact_version=version, metric="refusal_rate", comparator="lt", threshold=0.1)
+    return AgentFactory(pact_version=version)
+
+
+def test_evaluation_reporting_every_obligation_is_stored_with_each_result(api):
+    agent = three_obligation_agent()
+
+    response = api.post("/api/v1/evaluations/", evaluation_body(agent))
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["verdict"] == "pass"
+    assert (body["passed_count"], body["failed_count"]) == (3, 0)
+    assert sorted(r["metric"] for r in body["results"]) == [
+        "p95_latency",
+        "refusal_rate",
+        "task_success_rate",
+    ]
+    assert Evaluation.objects.get(pk=body["id"]).results.count() == 3
+
+
+def test_evaluation_leaving_out_obligations_is_refused_and_stores_nothing(api):
+    agent = three_obligation_agent()
+    body = evaluation_body(agent)
+    body["results"] = body["results"][:1]
+
+    response = api.post("/api/v1/evaluations/", body)
+
+    error = assert_error(response, 400, field="results")
+    assert "p95_latency, refusal_rate" in error["message"]
+    assert "task_success_rate" not in error["message"]
+    assert not Evaluation.objects.exists()
+    assert not EvaluationResult.objects.exists()
+    assert not Score.objects.exists()
+    stored = Agent.objects.get(pk=agent.pk)
+    assert (stored.last_evaluated_at, stored.current_score) == (None, None)
 
 
 def test_evaluation_signals_come_from_the_registered_provider(api):

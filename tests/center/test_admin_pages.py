@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from atoc.center.admin import reviews as reviews_admin
 from atoc.center.models import FleetReview, FleetReviewAgent, SystemicIssue
 from atoc.center.services.issues import systemic_issues_propose
 from atoc.center.services.metrics import metrics_snapshot_take
@@ -18,6 +19,7 @@ from escalations.services.incidents import incident_acknowledge
 from escalations.services.jobs import job_heartbeat_finish, job_heartbeat_start
 from tests.center.support import agent_on, incident
 from tests.factories import AgentFactory, ScoreFactory, TeamFactory
+from trust.models import Agent
 
 
 def body(response) -> str:
@@ -346,6 +348,65 @@ def test_review_page_lists_agents_due_with_evidence_and_marks_them(admin_client,
     response = admin_client.post(url, {"_complete": "1"}, follow=True)
     review.refresh_from_db()
     assert review.state == "completed"
+
+
+@pytest.fixture
+def paged_review(monkeypatch):
+    """The tier-1 review with three agents due, two to a page."""
+    monkeypatch.setattr(reviews_admin, "PAGE", 2)
+    fleet_reviews_schedule()
+    for slug in ("due-a", "due-b", "due-c"):
+        AgentFactory(tier=1, slug=slug)
+    review = FleetReview.objects.get(tier=1)
+    return reverse("admin:center_fleetreview_review", args=[review.pk])
+
+
+@pytest.mark.parametrize("p", ["²", "١", "abc", "", "-1", "0", "1.5"])
+def test_review_page_reads_a_page_that_is_not_a_number_as_the_first(admin_client, paged_review, p):
+    page = text(body(admin_client.get(paged_review, {"p": p})))
+    assert "Agents due (page 1)" in page
+    assert "due-a" in page and "due-b" in page and "due-c" not in page
+    assert "next →" in page and "← previous" not in page
+
+
+@pytest.mark.parametrize("p", ["3", "99999999999999999999999", "9" * 5000, "0" * 30 + "7"])
+def test_review_page_past_the_end_shows_the_last_page(admin_client, paged_review, p):
+    page = text(body(admin_client.get(paged_review, {"p": p})))
+    assert "Agents due (page 2)" in page
+    assert "due-c" in page and "due-a" not in page
+    assert "← previous" in page and "next →" not in page
+
+
+def test_review_page_with_no_agent_due_past_the_end_shows_the_empty_first_page(admin_client):
+    fleet_reviews_schedule()
+    url = reverse("admin:center_fleetreview_review", args=[FleetReview.objects.get(tier=3).pk])
+    page = text(body(admin_client.get(url, {"p": "5"})))
+    assert "Agents due (page 1)" in page and "No agent of this tier is due." in page
+
+
+@pytest.mark.parametrize("bad", ["²", "99999999999999999999999", "abc", "-3", ""])
+def test_marking_with_a_bad_agent_id_is_an_error_and_marks_nothing(admin_client, paged_review, bad):
+    due = Agent.objects.get(slug="due-a")
+    response = admin_client.post(
+        paged_review, {"_mark": "1", "agent": [due.pk, bad], "note": "x"}, follow=True
+    )
+    page = text(body(response))
+    assert f"{bad!r} is not an agent id; no agent was marked reviewed." in page
+    assert "Marked" not in page
+    assert not FleetReviewAgent.objects.exists()
+
+
+@pytest.mark.parametrize("bad", ["²", "abc"])
+def test_a_review_or_agent_change_url_with_a_bad_id_says_it_does_not_exist(admin_client, bad):
+    for name in ("admin:center_fleetreview_changelist", "admin:trust_agent_changelist"):
+        response = admin_client.get(f"{reverse(name)}{bad}/change/", follow=True)
+        assert "doesn’t exist" in text(body(response))
+
+
+def test_a_review_or_story_id_past_the_database_range_is_not_found(admin_client):
+    huge = 10**23
+    assert admin_client.get(f"/admin/center/fleetreview/{huge}/review/").status_code == 404
+    assert admin_client.get(f"/admin/trust/agent/{huge}/story/").status_code == 404
 
 
 def test_metrics_page_shows_definitions_values_and_takes_a_snapshot(admin_client, actor, agent):

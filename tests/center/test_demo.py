@@ -1,4 +1,5 @@
 from django.core.management import call_command
+from django.db.models import Count, F
 
 from atoc.center.models import (
     Feedback,
@@ -53,6 +54,12 @@ def test_demo_fleet_builds_the_seed_scenario(db):
         Score.objects.filter(previous_value__gt=0).extra(where=["value < previous_value"]).exists()
     )
     assert Dispute.objects.filter(state="open", agent__team__slug="finance").exists()
+    # Every evaluation reports on every obligation of its pact version.
+    partial = Evaluation.objects.annotate(
+        reported=Count("results", distinct=True),
+        owed=Count("pact_version__obligations", distinct=True),
+    ).exclude(reported=F("owed"))
+    assert not partial.exists()
 
 
 def test_demo_fleet_twice_duplicates_nothing(db):

@@ -83,9 +83,25 @@ def test_a_graver_breach_raises_the_open_incident_as_new_evidence(actor, default
     ObligationFactory(pact_version=version, metric="task_success_rate", breach_severity="SEV3")
     ObligationFactory(pact_version=version, metric="refund_accuracy", breach_severity="SEV1")
     agent = AgentFactory(pact_version=version)
-    submit(agent, actor, None, results=[{"obligation": "task_success_rate", "value": 0.1}])
+    submit(
+        agent,
+        actor,
+        None,
+        results=[
+            {"obligation": "task_success_rate", "value": 0.1},
+            {"obligation": "refund_accuracy", "value": 0.95},
+        ],
+    )
 
-    submit(agent, actor, None, results=[{"obligation": "refund_accuracy", "value": 0.1}])
+    submit(
+        agent,
+        actor,
+        None,
+        results=[
+            {"obligation": "task_success_rate", "value": 0.95},
+            {"obligation": "refund_accuracy", "value": 0.1},
+        ],
+    )
 
     incident = Incident.objects.get(kind=SignalKind.PACT_BREACH)
     assert incident.severity == defaults.levels["SEV1"]

@@ -165,16 +165,14 @@ def test_a_failed_obligation_fails_the_evaluation(agent, version, actor, obligat
 
 
 def test_results_may_name_obligations_by_id(agent, version, actor, obligations):
-    outcome = submit(
-        agent, version, actor, results=[{"obligation": obligations["p95_latency"].pk, "value": 3}]
-    )
+    results = [
+        {"obligation": obligations["p95_latency"].pk, "value": 3},
+        {"obligation": obligations["task_success_rate"].pk, "value": 0.95},
+    ]
+    outcome = submit(agent, version, actor, results=results)
     assert outcome.evaluation.verdict == Verdict.FAIL
-    assert outcome.evaluation.results.get().obligation == obligations["p95_latency"]
-
-
-def test_an_evaluation_may_cover_some_of_the_obligations(agent, version, actor):
-    outcome = submit(agent, version, actor, results=[{"obligation": "p95_latency", "value": 0}])
-    assert (outcome.evaluation.verdict, outcome.evaluation.passed_count) == (Verdict.PASS, 1)
+    failed = outcome.evaluation.results.get(passed=False)
+    assert failed.obligation == obligations["p95_latency"]
 
 
 def test_the_digest_is_stored_in_lower_case(agent, version, actor):
@@ -319,6 +317,31 @@ def test_a_negative_duration_is_refused(agent, version, actor):
                 {"obligation": "p95_latency", "value": -0.5},
             ],
         )
+
+
+def test_an_evaluation_that_leaves_out_an_obligation_is_refused(agent, version, actor):
+    with refused(ValidationFailed, field="results") as info:
+        submit(agent, version, actor, results=[{"obligation": "p95_latency", "value": 0}])
+    assert "task_success_rate" in info.value.message
+    assert "p95_latency" not in info.value.message
+    assert not Evaluation.objects.exists()
+    assert Agent.objects.get(pk=agent.pk).last_evaluated_at is None
+
+
+def test_a_refusal_for_missing_obligations_names_every_one(actor):
+    version = PactVersionFactory()
+    for metric in ("p95_latency", "refusal_rate"):
+        ObligationFactory(pact_version=version, metric=metric)
+    agent = AgentFactory(pact_version=version)
+    with refused(ValidationFailed, field="results") as info:
+        submit(agent, version, actor, results=[{"obligation": "task_success_rate", "value": 0.95}])
+    assert "p95_latency, refusal_rate" in info.value.message
+
+
+def test_a_failing_result_does_not_excuse_the_missing_ones(agent, version, actor):
+    with refused(ValidationFailed, field="results") as info:
+        submit(agent, version, actor, results=[{"obligation": "task_success_rate", "value": 0.1}])
+    assert "p95_latency" in info.value.message
 
 
 def test_an_evaluation_without_results_is_refused(agent, version, actor):

@@ -391,8 +391,11 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TrustV
         summary="Submit an evaluation",
         description=(
             "Checks every result against its obligation, stores the evaluation, recomputes "
-            "the score and raises a pact_breach signal for failures. `results[].obligation` "
-            "is the obligation's metric name or id."
+            "the score and raises a pact_breach signal for failures. `results` must hold "
+            "exactly one result for every obligation of the pact version; a submission that "
+            "leaves one out is refused with 400 on `results`, naming the missing metrics, "
+            "and nothing is stored. `results[].obligation` is the obligation's metric name "
+            "or id."
         ),
         tags=["evaluations"],
         request=EvaluationSubmitInputSerializer,

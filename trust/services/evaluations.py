@@ -64,7 +64,8 @@ def evaluation_submit(
     """Store an evaluation, check every result against its obligation, and act on it.
 
     Each result is ``{"obligation": <metric name or id>, "value", "label",
-    "explanation"}``. The verdict is ``fail`` when any obligation fails. The agent's
+    "explanation"}``, one for every obligation of the pact version (a submission that
+    leaves one out is refused). The verdict is ``fail`` when any obligation fails. The agent's
     read fields and score are updated, and failures are announced through the trust
     hand-off (escalations opens ``pact_breach`` signals). All in one transaction.
     """
@@ -161,6 +162,14 @@ def evaluation_submit(
                     "severity": obligation.breach_severity,
                 }
             )
+    missing = [o.metric for o in obligations if o.pk not in seen]
+    if missing:
+        # A verdict over part of the pact would pass an agent on evidence nobody gave.
+        raise ValidationFailed(
+            "Report a result for every obligation of this pact version; missing: "
+            f"{', '.join(sorted(missing))}.",
+            field="results",
+        )
 
     evaluation = Evaluation(
         agent=agent,

@@ -15,6 +15,41 @@ from atoc.center.access import scope_team_ids
 from atoc.core.exceptions import DomainError
 from trust.admin.base import ServiceRefused
 
+# The largest primary key a bigint column holds, and the deepest page a list offers.
+ID_MAX = 2**63 - 1
+PAGE_MAX = 1_000_000
+
+
+def _ascii_number(raw: object, *, upper: int) -> int | None:
+    """``raw`` as an integer when it is ASCII decimal digits, capped at ``upper + 1``.
+
+    ``str.isdigit`` also accepts '²' or '٣', which ``int`` refuses or reads as a digit
+    nobody typed; only 0-9 count here. The length is checked before ``int`` so that a
+    number of any size is read cheaply: anything past ``upper`` is ``upper + 1``.
+    """
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit():
+        return None
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(upper)):
+        return upper + 1
+    return min(int(digits), upper + 1)
+
+
+def parse_id(raw: object) -> int | None:
+    """A primary key from a request (``"42"``), or None when ``raw`` cannot be one."""
+    value = _ascii_number(raw, upper=ID_MAX)
+    return value if value is not None and 1 <= value <= ID_MAX else None
+
+
+def parse_page(raw: object) -> int:
+    """A page number from a request: 1 when ``raw`` is not a number, at most ``PAGE_MAX``.
+
+    Like Django's paginator, a page past the end shows the last page; the caller finds
+    the end, this only keeps the number within what the database can offset.
+    """
+    value = _ascii_number(raw, upper=PAGE_MAX)
+    return 1 if value is None else min(max(value, 1), PAGE_MAX)
+
 
 def in_scope(user, team_id: int | None) -> bool:
     """Whether ``user`` may act on objects of the team ``team_id``."""

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from atoc.center import selectors
-from atoc.center.admin.base import scoped_actions
+from atoc.center.admin.base import parse_id, scoped_actions
 from atoc.center.charts import score_chart
 from atoc.center.choices import AgentAction
 from atoc.center.dashboard import action_text, freshness
@@ -77,8 +77,9 @@ class CenterAgentAdmin(AgentAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        if object_id and str(object_id).isdigit():
-            extra_context["story_url"] = reverse("admin:center_agent_story", args=[object_id])
+        agent_id = parse_id(object_id)
+        if agent_id is not None:
+            extra_context["story_url"] = reverse("admin:center_agent_story", args=[agent_id])
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- the story page -------------------------------------------------------------

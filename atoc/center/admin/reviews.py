@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -14,6 +16,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from atoc.center import selectors
+from atoc.center.admin.base import parse_id, parse_page
 from atoc.center.charts import sparkline
 from atoc.center.choices import ACTIVE_ISSUE_STATES, FleetReviewState
 from atoc.center.dashboard import action_text, freshness
@@ -75,7 +78,10 @@ class FleetReviewAdmin(SimpleHistoryAdmin):
         return format_html('<a href="{}">open</a>', url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:center_fleetreview_review", args=[object_id]))
+        review_id = parse_id(object_id)
+        if review_id is None:  # the admin's own "does not exist" answer
+            return super().change_view(request, object_id, form_url, extra_context)
+        return HttpResponseRedirect(reverse("admin:center_fleetreview_review", args=[review_id]))
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.review_view)
@@ -100,7 +106,16 @@ class FleetReviewAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             try:
                 if "_mark" in request.POST:
-                    ids = [int(pk) for pk in request.POST.getlist("agent") if pk.isdigit()]
+                    raw = request.POST.getlist("agent")
+                    ids = [parse_id(pk) for pk in raw]
+                    if None in ids:
+                        bad = raw[ids.index(None)]
+                        self.message_user(
+                            request,
+                            f"{bad[:40]!r} is not an agent id; no agent was marked reviewed.",
+                            messages.ERROR,
+                        )
+                        return HttpResponseRedirect(url)
                     added = review_mark_agents(
                         review=review,
                         agents=Agent.objects.filter(pk__in=ids),
@@ -132,10 +147,13 @@ class FleetReviewAdmin(SimpleHistoryAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
                 return HttpResponseRedirect(url)
         now = timezone.now()
-        page = max(int(request.GET.get("p", "1")) if request.GET.get("p", "1").isdigit() else 1, 1)
-        agents = list(
-            selectors.review_agents_due(review=review, now=now)[(page - 1) * PAGE : page * PAGE + 1]
-        )
+        page = parse_page(request.GET.get("p"))
+        due = selectors.review_agents_due(review=review, now=now)
+        agents = list(due[(page - 1) * PAGE : page * PAGE + 1])
+        if not agents and page > 1:
+            # Past the end: show the last page, as Django's paginator does.
+            page = max(1, math.ceil(due.count() / PAGE))
+            agents = list(due[(page - 1) * PAGE : page * PAGE + 1])
         has_next = len(agents) > PAGE
         agents = agents[:PAGE]
         evidence = selectors.agents_evidence(agents=agents, now=now)
