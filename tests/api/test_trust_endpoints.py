@@ -362,11 +362,12 @@ def test_evaluation_signals_come_from_the_registered_provider(api):
         calls.append(source_key)
         return [{"id": 7, "kind": "pact_breach", "incident": 3}]
 
+    installed = hooks._signals_provider  # escalations' own, put back afterwards
     hooks.register_signals_provider(provider)
     try:
         response = api.post("/api/v1/evaluations/", evaluation_body(agent, value=0.1))
     finally:
-        hooks.register_signals_provider(None)
+        hooks.register_signals_provider(installed)
     body = response.json()
     assert calls == [f"evaluation:{body['id']}"]
     assert body["signals"] == [{"id": 7, "kind": "pact_breach", "incident": 3}]
