@@ -149,6 +149,20 @@ def sign_statement(statement: dict) -> dict:
     return {**body, "signature": b64url_encode(signature)}
 
 
+def unique_keys(pairs: list[tuple]) -> dict:
+    """``json.loads(..., object_pairs_hook=unique_keys)``: refuse a key given twice.
+
+    A statement read by a parser that keeps the last of two ``"score"`` fields and
+    shown by one that keeps the first would verify and say something else.
+    """
+    document = {}
+    for key, value in pairs:
+        if key in document:
+            raise ValueError(f"the key {key!r} appears twice")
+        document[key] = value
+    return document
+
+
 def verify_statement(statement: dict, keys: list[dict]) -> str:
     """Check ``statement`` against published ``keys``; return the key id, or raise.
 

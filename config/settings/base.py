@@ -63,6 +63,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ATOC_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Lock out by the address the trusted proxies saw (ATOC_TRUSTED_PROXIES), never by a
+# header the client wrote.
+AXES_CLIENT_IP_CALLABLE = "atoc.core.clients.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -84,7 +87,7 @@ TEMPLATES = [
 
 
 def _database_from_env() -> dict:
-    url = env_str("DATABASE_URL", "")
+    url = env_str("DATABASE_URL", "").strip()
     if url:
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
         config["CONN_HEALTH_CHECKS"] = True
@@ -203,6 +206,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "atoc.core.api.schema.AtocAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many proxies in front of the web processes append to X-Forwarded-For: the
+    # client address the anonymous rate limit counts is the one the outermost of them
+    # saw. 0 (no proxy) counts the connection's address and ignores the header, which
+    # a client could otherwise set to anything.
+    "NUM_PROXIES": env_int("ATOC_TRUSTED_PROXIES", 0),
 }
 
 # Request bodies above this size are refused (413); 2 MiB holds a bulk of 1,000 signals.

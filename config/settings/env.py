@@ -17,8 +17,9 @@ class ImproperlyConfiguredEnv(RuntimeError):
 
 
 def env_str(name: str, default=_MISSING) -> str:
+    """The variable's value; a required one (no default) must be set and not blank."""
     value = os.environ.get(name)
-    if value is None:
+    if value is None or (default is _MISSING and not value.strip()):
         if default is _MISSING:
             raise ImproperlyConfiguredEnv(f"Set the {name} environment variable.")
         return default

@@ -257,6 +257,14 @@ def test_verify_command_rejects_an_altered_statement(api, agent, tmp_path):
         call_command("verify_trust_statement", str(saved))
 
 
+def test_verify_command_refuses_a_field_given_twice(api, agent, tmp_path):
+    signed = json.dumps(api.get("/api/v1/agents/refund-bot/trust/").json())
+    saved = tmp_path / "statement.json"
+    saved.write_text('{"status": "active", "score": 990, ' + signed[1:])  # later copies signed
+    with pytest.raises(CommandError, match="appears twice"):
+        call_command("verify_trust_statement", str(saved))
+
+
 def test_verify_command_explains_unreadable_input(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("verify_trust_statement", str(tmp_path / "missing.json"))

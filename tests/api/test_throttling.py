@@ -65,3 +65,35 @@ def test_previous_window_counts_by_its_overlap_with_the_last_period():
         # Two windows on, the old counts are gone.
         assert all(_ask(key, start + 180 + s)[0] for s in (0, 1, 2, 3))
         assert not _ask(key, start + 184)[0]
+
+
+def test_a_client_cannot_leave_the_anonymous_limit_by_writing_x_forwarded_for(client):
+    address = f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:6]}"
+    with _rates("3/min"):
+        codes = [
+            client.get(
+                "/api/v1/trust/keys/", REMOTE_ADDR=address, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}"
+            ).status_code
+            for i in range(5)
+        ]
+    assert codes == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "192.0.2.1"),  # no proxy: the header is the client's own words
+        (1, None, "192.0.2.1"),
+        (1, "203.0.113.9", "203.0.113.9"),  # what the load balancer saw
+        (1, "10.6.6.6, 203.0.113.9", "203.0.113.9"),  # a prefix the client wrote is ignored
+        (2, "10.6.6.6, 203.0.113.9, 10.0.0.2", "203.0.113.9"),
+    ],
+)
+def test_the_client_address_is_the_one_the_trusted_proxies_saw(
+    rf, settings, proxies, forwarded, expected
+):
+    from atoc.core.clients import client_ip
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    assert client_ip(rf.get("/", REMOTE_ADDR="192.0.2.1", **headers)) == expected

@@ -63,6 +63,13 @@ def test_production_refuses_to_start_without_each_secret(missing):
     assert missing in result.stderr
 
 
+@pytest.mark.parametrize("blank", sorted(SECRETS))
+def test_production_refuses_to_start_with_a_blank_secret(blank):
+    result = run_production({blank: "  "})
+    assert result.returncode != 0
+    assert blank in result.stderr
+
+
 def test_production_cookies_hsts_frames_and_json_logs():
     result = run_production({})
     assert result.returncode == 0, result.stderr

@@ -21,6 +21,8 @@ import math
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from atoc.core.clients import client_ip
+
 from .permissions import request_api_key
 
 
@@ -92,4 +94,4 @@ class AnonymousRateThrottle(_LiveRateThrottle):
     def get_cache_key(self, request, view):
         if request.user and request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}

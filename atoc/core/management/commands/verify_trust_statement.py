@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from atoc.core.signing import SignatureError, published_keys, verify_statement
+from atoc.core.signing import SignatureError, published_keys, unique_keys, verify_statement
 
 
 class Command(BaseCommand):
@@ -41,6 +41,6 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read the {what}: {exc.strerror} ({name}).") from exc
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=unique_keys)
         except ValueError as exc:
             raise CommandError(f"The {what} is not valid JSON: {exc}.") from exc
