@@ -4,7 +4,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from atoc.core.exceptions import NotFound
-from trust.choices import PactVersionState
+from trust.choices import AgentStatus, PactVersionState
 from trust.models import (
     Agent,
     Component,
@@ -31,9 +31,20 @@ def agent_get(*, slug: str) -> Agent:
         raise NotFound(f"No agent with slug {slug!r}.", field="agent") from None
 
 
+def stale_q(now, *, prefix: str = "") -> Q:
+    """Agents whose newest evidence is older than their pact version's window.
+
+    A retired agent owes no evidence: it is never stale. ``prefix`` leads from the
+    queried model to the agent (``"agents__"`` from a team).
+    """
+    return Q(**{f"{prefix}evaluation_due_at__lt": now}) & ~Q(
+        **{f"{prefix}status": AgentStatus.RETIRED}
+    )
+
+
 def agents_stale(*, now=None) -> QuerySet[Agent]:
     """Agents whose newest evidence is older than their pact version's window."""
-    return Agent.objects.filter(evaluation_due_at__lt=now or timezone.now())
+    return Agent.objects.filter(stale_q(now or timezone.now()))
 
 
 def team_list_with_fleet_counts(*, now=None) -> QuerySet[Team]:
@@ -41,7 +52,7 @@ def team_list_with_fleet_counts(*, now=None) -> QuerySet[Team]:
     now = now or timezone.now()
     return Team.objects.annotate(
         agent_count=Count("agents", distinct=True),
-        stale_count=Count("agents", filter=Q(agents__evaluation_due_at__lt=now), distinct=True),
+        stale_count=Count("agents", filter=stale_q(now, prefix="agents__"), distinct=True),
         restricted_count=Count(
             "agents",
             filter=Q(agents__status__in=["restricted", "suspended"]),

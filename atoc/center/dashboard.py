@@ -24,6 +24,7 @@ from atoc.center.metrics import DEFINITIONS
 from escalations.choices import IncidentState
 from escalations.schedules import PROMOTION_JOB
 from escalations.selectors import heartbeats_status
+from trust.choices import AgentStatus
 from trust.models import Team
 
 STATES = [IncidentState.OPEN, IncidentState.ACKNOWLEDGED, IncidentState.DECIDED]
@@ -53,6 +54,8 @@ def format_metric(metric: str, value: float | None) -> str:
 def freshness(agent, now: datetime) -> tuple[str, str]:
     """(state, text): fresh, stale or none, and how long until or since it is due."""
     due = agent.evaluation_due_at
+    if agent.status == AgentStatus.RETIRED:
+        return "none", "retired: no evidence due"
     if due is None:
         return "none", "no evidence yet" if agent.pact_version_id else "no pact"
     if due < now:

@@ -27,7 +27,7 @@ from escalations.models import Decision, Escalation, Incident, SeverityLevel
 from escalations.selectors import JobStatus, heartbeats_status
 from trust.choices import AgentStatus, DisputeState
 from trust.models import Agent, Dispute, Evaluation, Score
-from trust.selectors import agent_list
+from trust.selectors import agent_list, stale_q
 
 UNRESOLVED = (IncidentState.OPEN, IncidentState.ACKNOWLEDGED, IncidentState.DECIDED)
 AWAITING = {
@@ -127,7 +127,7 @@ def team_agent_counts(*, now: datetime) -> dict[int, tuple[int, int, int]]:
         Agent.objects.values("team_id")
         .annotate(
             n=Count("id"),
-            stale=Count("id", filter=Q(evaluation_due_at__lt=now)),
+            stale=Count("id", filter=stale_q(now)),
             restricted=Count(
                 "id", filter=Q(status__in=[AgentStatus.RESTRICTED, AgentStatus.SUSPENDED])
             ),
@@ -204,9 +204,7 @@ def incidents_needing_action(*, now: datetime, limit: int = 15) -> list[Incident
 
 def agents_stale(*, now: datetime, limit: int = 15) -> list[Agent]:
     """Agents with stale evidence, stale the longest first (the due-date index)."""
-    return list(
-        agent_list().filter(evaluation_due_at__lt=now).order_by("evaluation_due_at")[:limit]
-    )
+    return list(agent_list().filter(stale_q(now)).order_by("evaluation_due_at")[:limit])
 
 
 def agents_restricted(*, limit: int = 15) -> list[Agent]:

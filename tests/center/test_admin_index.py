@@ -22,6 +22,20 @@ def test_admin_index_shows_every_team_and_stale_agents(admin_client):
     assert "Agents with stale evidence (1 of 2)" in body
 
 
+def test_a_retired_agent_is_never_stale(admin_client):
+    long_ago = timezone.now() - timedelta(days=2)
+    AgentFactory(slug="stale-agent", evaluation_due_at=long_ago)
+    retired = AgentFactory(slug="gone-agent", evaluation_due_at=long_ago, status="retired")
+
+    body = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Agents with stale evidence (1 of 2)" in body and "gone-agent" not in body
+    stale_list = admin_client.get(
+        reverse("admin:trust_agent_changelist") + "?freshness=stale"
+    ).content.decode()
+    assert "stale-agent" in stale_list and "gone-agent" not in stale_list
+    assert not retired.is_stale()
+
+
 def test_admin_index_query_count_does_not_grow_with_the_fleet(
     admin_client, django_assert_max_num_queries
 ):

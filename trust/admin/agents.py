@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -21,8 +21,9 @@ from trust.admin.base import (
     refusals_for,
     short_duration,
 )
-from trust.choices import BreachSeverity
+from trust.choices import AgentStatus, BreachSeverity
 from trust.models import Agent, Component, Team
+from trust.selectors import stale_q
 from trust.services.agents import (
     AGENT_EDITABLE_FIELDS,
     agent_assign_pact_version,
@@ -35,6 +36,8 @@ from trust.services.agents import (
 def freshness(agent: Agent, now: datetime) -> tuple[str, str]:
     """The agent's evidence freshness as (state, text), state being fresh/stale/none."""
     due = agent.evaluation_due_at
+    if agent.status == AgentStatus.RETIRED:
+        return "none", "retired: no evidence due"
     if due is None:
         return "none", "no evidence yet" if agent.pact_version_id else "no pact"
     if due < now:
@@ -137,13 +140,15 @@ class FreshnessFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "stale":
-            return queryset.filter(evaluation_due_at__lt=now)
+            return queryset.filter(stale_q(now))
         if self.value() == "fresh":
-            return queryset.filter(evaluation_due_at__gte=now, last_evaluated_at__isnull=False)
+            return queryset.filter(
+                evaluation_due_at__gte=now, last_evaluated_at__isnull=False
+            ).exclude(status=AgentStatus.RETIRED)
         if self.value() == "none":
-            return queryset.filter(last_evaluated_at__isnull=True).exclude(
-                evaluation_due_at__lt=now
-            )
+            return queryset.filter(
+                Q(last_evaluated_at__isnull=True) | Q(status=AgentStatus.RETIRED)
+            ).exclude(stale_q(now))
         return queryset
 
 

@@ -1,12 +1,12 @@
 """Query filters of the trust list endpoints (django-filter, documented in the schema)."""
 
 import django_filters
-from django.db.models import Q
 from django.utils import timezone
 
 from atoc.core.api.filters import StrictFilterSet
 from trust.choices import AgentStatus, AgentTier, DisputeState, Verdict
 from trust.models import Agent, Dispute, Evaluation
+from trust.selectors import stale_q
 
 
 class AgentFilter(StrictFilterSet):
@@ -27,8 +27,8 @@ class AgentFilter(StrictFilterSet):
     def filter_stale(self, queryset, name, value):
         now = timezone.now()
         if value:
-            return queryset.filter(evaluation_due_at__lt=now)
-        return queryset.filter(Q(evaluation_due_at__isnull=True) | Q(evaluation_due_at__gte=now))
+            return queryset.filter(stale_q(now))
+        return queryset.exclude(stale_q(now))
 
 
 class EvaluationFilter(StrictFilterSet):

@@ -149,6 +149,6 @@ class Agent(models.Model):
 
     def is_stale(self, now=None) -> bool:
         """True when the newest evidence is older than the pact's freshness window."""
-        if self.evaluation_due_at is None:
+        if self.evaluation_due_at is None or self.status == AgentStatus.RETIRED:
             return False
         return self.evaluation_due_at < (now or timezone.now())
