@@ -164,6 +164,18 @@ def _jobs(now: datetime) -> tuple[list, str]:
             )
         else:
             warning = f"Some jobs have not run on time: {names}."
+    unscheduled = [s.name.lower() for s in statuses if not s.scheduled]
+    if unscheduled:
+        warning = " ".join(
+            filter(
+                None,
+                [
+                    warning,
+                    f"Not scheduled (no enabled periodic task): {', '.join(unscheduled)}; "
+                    "enable them under Periodic tasks.",
+                ],
+            )
+        )
     return statuses, warning
 
 

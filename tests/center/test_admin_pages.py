@@ -88,6 +88,34 @@ def test_index_warns_when_the_jobs_have_not_run_and_not_once_they_do(admin_clien
     assert "The scheduler or the workers are down: promotion last ran" in page
 
 
+def test_index_warns_when_a_job_has_no_enabled_schedule(admin_client):
+    from atoc.center.schedules import CENTER_JOBS
+    from escalations.schedules import PERIODIC_JOBS
+
+    for job in (*PERIODIC_JOBS, *CENTER_JOBS):
+        job_heartbeat_start(job=job.task)
+        job_heartbeat_finish(job=job.task, result={})
+    assert 'id="jobs-warning"' not in body(admin_client.get(reverse("admin:index")))
+
+    PeriodicTask.objects.filter(task="escalations.promote_overdue").update(enabled=False)
+    page = text(body(admin_client.get(reverse("admin:index"))))
+    assert "Not scheduled (no enabled periodic task): promote overdue incidents" in page
+
+
+def test_each_severity_total_opens_the_same_unresolved_incidents(admin_client, actor):
+    agent = AgentFactory()
+    unresolved = incident(agent, actor, kind="pact_breach")
+    resolved = incident(AgentFactory(), actor, kind="pact_breach")
+    Incident.objects.filter(pk=resolved.pk).update(state="resolved", resolved_at=timezone.now())
+
+    index = unescape(body(admin_client.get(reverse("admin:index"))))
+    level = unresolved.severity
+    link = re.search(rf'href="([^"]*severity__id__exact={level.pk}[^"]*)">1<', index)
+    assert link, "the severity total links to its incidents"
+    listed = body(admin_client.get(link.group(1)))
+    assert f"/{unresolved.pk}/change/" in listed and f"/{resolved.pk}/change/" not in listed
+
+
 def test_index_tiles_read_the_snapshots_with_a_trend(admin_client, actor):
     incident(AgentFactory(), actor)
     for weeks in (3, 2, 1):
