@@ -95,16 +95,19 @@ def api_key_revoke(*, api_key: ApiKey, actor, reason: str = "API key revoked") -
     return api_key
 
 
-def api_key_touch(*, api_key: ApiKey, now: datetime, every_seconds: int = 60) -> bool:
+def api_key_touch(*, api_key: ApiKey, now: datetime, every_seconds: int = 60) -> bool | None:
     """Record the key's last use, at most once per ``every_seconds`` (one cheap UPDATE).
 
-    Returns whether it wrote. ``last_used_at`` is excluded from history, so a plain
-    update is right here.
+    Returns whether it wrote, or None when the stored key is no longer usable (revoked
+    or its account disabled since ``api_key`` was read): the update only touches a
+    live key. ``last_used_at`` is excluded from history, so a plain update is right.
     """
     last = api_key.last_used_at
     if last is not None and (now - last).total_seconds() < every_seconds:
         return False
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    live = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True, user__is_active=True)
+    if not live.update(last_used_at=now):
+        return None
     api_key.last_used_at = now
     return True
 

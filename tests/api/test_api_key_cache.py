@@ -66,3 +66,34 @@ def test_a_wrong_secret_is_refused_even_when_the_key_is_cached(make_client):
     assert client.get("/api/v1/teams/").status_code == 200
     tampered = client.raw_key[:-2] + ("AA" if not client.raw_key.endswith("AA") else "BB")
     assert_error(client_with_key(tampered).get("/api/v1/teams/"), 401)
+
+
+def test_a_key_revoked_while_a_request_uses_it_is_refused_then_and_after(make_client, monkeypatch):
+    from atoc.core.api import authentication
+    from atoc.core.services import api_key_touch
+
+    client = make_client(["read"])
+    ApiKey.objects.filter(pk=client.api_key.pk).update(last_used_at=None)
+
+    def revoked_meanwhile(*, api_key, now):
+        api_key_revoke(api_key=ApiKey.objects.get(pk=api_key.pk), actor=UserFactory())
+        return api_key_touch(api_key=api_key, now=now)
+
+    monkeypatch.setattr(authentication, "api_key_touch", revoked_meanwhile)
+    assert_error(client.get("/api/v1/teams/"), 401)
+    monkeypatch.undo()
+    assert_error(client.get("/api/v1/teams/"), 401)
+
+
+def test_a_copy_cached_from_before_a_change_is_not_used(make_client):
+    from django.core.cache import cache
+
+    from atoc.core.api import authentication
+
+    client = make_client(["read"])
+    prefix = client.api_key.prefix
+    old = authentication._load(prefix)
+    api_key_revoke(api_key=client.api_key, actor=UserFactory())
+    cache.set(authentication._cache_key(prefix), old, 60)  # written late by a slow request
+
+    assert_error(client.get("/api/v1/teams/"), 401)

@@ -25,25 +25,45 @@ def _cache_key(prefix: str) -> str:
     return f"atoc:api-key:{prefix}"
 
 
+def _generation_key(prefix: str) -> str:
+    return f"atoc:api-key-generation:{prefix}"
+
+
 def forget_api_key(prefix: str) -> None:
-    """Drop the cached copy of a key now and once the current transaction commits.
+    """Make every cached copy of a key stale, now and once the transaction commits.
 
-    The second drop covers a request that read the old row (not yet committed) and
-    cached it in between.
+    The copy is dropped and the key's generation counter bumped: a request that read
+    the row before the change and caches it afterwards stores it under the old
+    generation, which no later request accepts.
     """
-    cache.delete(_cache_key(prefix))
-    transaction.on_commit(lambda: cache.delete(_cache_key(prefix)))
+
+    def forget():
+        cache.delete(_cache_key(prefix))
+        try:
+            cache.incr(_generation_key(prefix))
+        except ValueError:  # no counter yet: any value differs from the absent one
+            cache.set(_generation_key(prefix), 1, None)
+
+    forget()
+    transaction.on_commit(forget)
 
 
-def _load(prefix: str) -> tuple[ApiKey, frozenset[int]] | None:
-    """The key with its service account and team ids: from the cache, else the database."""
-    entry = cache.get(_cache_key(prefix))
-    if entry is not None:
+def _load(prefix: str) -> tuple[ApiKey, frozenset[int], int] | None:
+    """The key with its service account, team ids and the cache generation it was read in.
+
+    From the cache when the cached copy is of the current generation, else from the
+    database (the generation is read first, so a change in between makes the copy
+    stored here stale at once).
+    """
+    found = cache.get_many([_cache_key(prefix), _generation_key(prefix)])
+    generation = found.get(_generation_key(prefix), 0)
+    entry = found.get(_cache_key(prefix))
+    if entry is not None and len(entry) == 3 and entry[2] == generation:
         return entry
     api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
     if api_key is None:
         return None
-    entry = (api_key, frozenset(api_key.teams.values_list("pk", flat=True)))
+    entry = (api_key, frozenset(api_key.teams.values_list("pk", flat=True)), generation)
     cache.set(_cache_key(prefix), entry, CACHE_SECONDS)
     return entry
 
@@ -85,7 +105,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         entry = _load(prefix)
         if entry is None or not entry[0].matches(secret):
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key, team_ids = entry
+        api_key, team_ids, generation = entry
         now = timezone.now()
         if api_key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key was revoked.")
@@ -93,8 +113,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API key has expired.")
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("This API key's account is disabled.")
-        if api_key_touch(api_key=api_key, now=now):
-            cache.set(_cache_key(prefix), (api_key, team_ids), CACHE_SECONDS)
+        touched = api_key_touch(api_key=api_key, now=now)
+        if touched is None:  # revoked or disabled since it was read
+            forget_api_key(prefix)
+            raise exceptions.AuthenticationFailed("This API key was revoked.")
+        if touched:
+            cache.set(_cache_key(prefix), (api_key, team_ids, generation), CACHE_SECONDS)
         return api_key.user, api_key, team_ids
 
     def authenticate_header(self, request):
