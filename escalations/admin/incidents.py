@@ -1,10 +1,11 @@
 """Admin for incidents: the queue operators work through, and each incident's record.
 
-An incident is never edited here. Acknowledging, deciding, resolving, escalating
-and taking ownership are changelist actions that call the services row by row and
-report each success and refusal; deciding and escalating ask for the rationale or
-reason first. The change page shows what the incident is waiting for and, read
-only, its timeline, climbs, decisions, signals and notifications.
+An incident is never edited here. Acknowledging, deciding, resolving, escalating,
+rerouting and taking ownership are changelist actions that call the services row
+by row and report each success and refusal; deciding, escalating and rerouting ask
+for the rationale, reason or counterparts first. The change page shows what the
+incident is waiting for and, read only, its timeline, climbs, decisions, signals
+and notifications.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from escalations.admin.base import (
 )
 from escalations.choices import IncidentConsequence, IncidentState
 from escalations.models import (
+    Counterpart,
     Decision,
     Escalation,
     Incident,
@@ -42,8 +44,10 @@ from escalations.services.incidents import (
     incident_assign,
     incident_decide,
     incident_escalate,
+    incident_reroute,
     incident_resolve,
 )
+from escalations.services.transitions import routed_counterparts
 from trust.admin.agents import freshness
 
 # --- inlines (read-only records of the incident) -------------------------------------
@@ -145,6 +149,23 @@ class EscalateForm(forms.Form):
     )
 
 
+class RerouteForm(forms.Form):
+    """Who the selected incidents go to instead, and why they were misrouted."""
+
+    counterparts = forms.ModelMultipleChoiceField(
+        queryset=Counterpart.objects.filter(active=True).order_by("function", "name"),
+        widget=forms.CheckboxSelectMultiple,
+        label="Route to",
+        error_messages={"required": "Choose at least one counterpart."},
+        help_text="Each incident goes to exactly these active counterparts; the newly added "
+        "ones are notified.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why the incident was routed wrongly: kept in its timeline and history.",
+    )
+
+
 # --- the incident admin --------------------------------------------------------------
 
 
@@ -182,6 +203,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
         "decide_selected",
         "resolve_selected",
         "escalate_selected",
+        "reroute_selected",
         "assign_to_me_selected",
     )
     inlines = (
@@ -272,13 +294,15 @@ class IncidentAdmin(SimpleHistoryAdmin):
             "assign_to_me_selected",
             "decide_selected",
             "escalate_selected",
+            "reroute_selected",
         ),
         IncidentState.ACKNOWLEDGED: (
             "assign_to_me_selected",
             "decide_selected",
             "escalate_selected",
+            "reroute_selected",
         ),
-        IncidentState.DECIDED: ("resolve_selected", "decide_selected"),
+        IncidentState.DECIDED: ("resolve_selected", "decide_selected", "reroute_selected"),
         IncidentState.RESOLVED: (),
     }
     PAGE_ACTION_LABELS = {
@@ -286,13 +310,14 @@ class IncidentAdmin(SimpleHistoryAdmin):
         "assign_to_me_selected": "Take ownership",
         "decide_selected": "Decide…",
         "escalate_selected": "Escalate one level…",
+        "reroute_selected": "Reroute…",
         "resolve_selected": "Resolve",
     }
     change_form_template = "admin/escalations/incident/change_form.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST" and "action" in request.POST:
-            # The page's buttons and the forms they lead to (decide, escalate) come
+            # The page's buttons and the forms they lead to (decide, escalate, reroute) come
             # back here; the action runs on this incident only, held to the same
             # permissions (and team scope) as from the list.
             queryset = self.get_queryset(request).filter(pk=object_id)
@@ -444,6 +469,52 @@ class IncidentAdmin(SimpleHistoryAdmin):
             submit="Escalate",
         )
 
+    @admin.action(description="Reroute selected incidents…", permissions=["change"])
+    def reroute_selected(self, request, queryset):
+        incidents = self._selected(queryset)
+        current = routed_counterparts(incidents)
+        if "apply" in request.POST:
+            form = RerouteForm(request.POST)
+        else:
+            # Preselect whom the incidents share now (for one incident: all of its own).
+            routings = [set(current.get(incident.pk, [])) for incident in incidents]
+            shared = set.intersection(*routings) if routings else set()
+            form = RerouteForm(initial={"counterparts": sorted(shared)})
+        if "apply" in request.POST and form.is_valid():
+            chosen = list(form.cleaned_data["counterparts"])
+            wanted = sorted(c.pk for c in chosen)
+            run_per_row(
+                self,
+                request,
+                incidents,
+                lambda incident: incident_reroute(
+                    incident=incident,
+                    counterparts=chosen,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                ),
+                done=f"Rerouted to {', '.join(c.name for c in chosen)}",
+                unchanged=lambda incident: sorted(current.get(incident.pk, [])) == wanted,
+                unchanged_text="already routed there",
+            )
+            return None
+        ids = {pk for routed in current.values() for pk in routed}
+        names = dict(Counterpart.objects.filter(pk__in=ids).values_list("pk", "name"))
+        return self._action_form(
+            request,
+            incidents,
+            form,
+            action="reroute_selected",
+            title="Reroute incidents",
+            intro="Each incident is routed to the counterparts you choose instead of those it "
+            "has now; the newly added ones are notified. A rerouted incident counts against "
+            "escalation routing accuracy.",
+            submit="Reroute",
+            routed={
+                pk: ", ".join(names[c] for c in ids if c in names) for pk, ids in current.items()
+            },
+        )
+
     @admin.action(description="Take ownership of selected incidents", permissions=["change"])
     def assign_to_me_selected(self, request, queryset):
         run_per_row(
@@ -458,26 +529,33 @@ class IncidentAdmin(SimpleHistoryAdmin):
             unchanged_text="already yours",
         )
 
-    def _action_form(self, request, incidents, form, *, action, title, intro, submit):
+    def _action_form(self, request, incidents, form, *, action, title, intro, submit, routed=None):
+        """The intermediate page listing the incidents; ``routed`` adds whom each goes to."""
         now = timezone.now()
+        headers = ["Incident", "Agent", "Kind", "Severity", "State", "Due"]
+        rows = [
+            (
+                incident.pk,
+                [
+                    link(incident, f"#{incident.pk}"),
+                    incident.agent,
+                    incident.get_kind_display(),
+                    severity_badge(incident.severity.name),
+                    incident.get_state_display(),
+                    incident_due_html(incident, now),
+                ],
+            )
+            for incident in incidents
+        ]
+        if routed is not None:
+            headers.append("Routed to")
+            for pk, cells in rows:
+                cells.append(routed.get(pk) or "—")
         return render_action_form(
             self,
             request,
-            headers=["Incident", "Agent", "Kind", "Severity", "State", "Due"],
-            rows=[
-                (
-                    incident.pk,
-                    [
-                        link(incident, f"#{incident.pk}"),
-                        incident.agent,
-                        incident.get_kind_display(),
-                        severity_badge(incident.severity.name),
-                        incident.get_state_display(),
-                        incident_due_html(incident, now),
-                    ],
-                )
-                for incident in incidents
-            ],
+            headers=headers,
+            rows=rows,
             form=form,
             action=action,
             title=title,

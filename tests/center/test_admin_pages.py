@@ -9,12 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from atoc.center import metrics
 from atoc.center.admin import reviews as reviews_admin
 from atoc.center.models import FleetReview, FleetReviewAgent, SystemicIssue
 from atoc.center.services.issues import systemic_issues_propose
 from atoc.center.services.metrics import metrics_snapshot_take
 from atoc.center.services.reviews import fleet_reviews_schedule
-from escalations.models import Decision, Incident
+from escalations.models import Counterpart, Decision, Incident
 from escalations.services.incidents import incident_acknowledge
 from escalations.services.jobs import job_heartbeat_finish, job_heartbeat_start
 from tests.center.support import agent_on, incident
@@ -296,6 +297,79 @@ def test_the_incident_page_holds_viewers_and_team_operators_to_their_rights(clie
 
     states = dict(Incident.objects.values_list("pk", "state"))
     assert states == {theirs.pk: "open", mine.pk: "acknowledged"}
+
+
+def test_a_team_operator_reroutes_only_their_teams_incidents(client, people, actor):
+    mine = incident(AgentFactory(team=people.own_team), actor)
+    theirs = incident(AgentFactory(team=people.other_team), actor)
+    security = Counterpart.objects.get(function="security")
+    change = lambda row: reverse("admin:escalations_incident_change", args=[row.pk])  # noqa: E731
+    url = reverse("admin:escalations_incident_changelist")
+    client.force_login(people.team_operator)
+
+    assert "reroute_selected" not in dict(client.get(change(theirs)).context["incident_actions"])
+    assert "reroute_selected" in dict(client.get(change(mine)).context["incident_actions"])
+    data = {"apply": "yes", "counterparts": [security.pk], "reason": "Security's to handle"}
+    listed = text(body(act(client, url, "reroute_selected", [mine, theirs], **data)))
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in listed
+    assert f"Rerouted to {security.name}: #{mine.pk}." in listed
+    refused = client.post(change(theirs), {"action": "reroute_selected", **data}, follow=True)
+    assert f"Not done on rows outside your teams: #{theirs.pk}" in text(body(refused))
+
+    assert dict(Incident.objects.values_list("pk", "rerouted")) == {
+        mine.pk: True,
+        theirs.pk: False,
+    }
+    assert list(theirs.counterparts.all()) != [security]
+    assert not theirs.timeline.filter(kind="REROUTED").exists()
+
+
+def test_a_viewer_cannot_reroute_an_incident(client, people, actor):
+    opened = incident(AgentFactory(), actor)
+    routed = sorted(opened.counterparts.values_list("pk", flat=True))
+    security = Counterpart.objects.get(function="security")
+    data = {"apply": "yes", "counterparts": [security.pk], "reason": "Security's to handle"}
+    client.force_login(people.viewer)
+
+    act(
+        client,
+        reverse("admin:escalations_incident_changelist"),
+        "reroute_selected",
+        [opened],
+        **data,
+    )
+    change = reverse("admin:escalations_incident_change", args=[opened.pk])
+    client.post(change, {"action": "reroute_selected", **data})
+
+    opened.refresh_from_db()
+    assert not opened.rerouted
+    assert sorted(opened.counterparts.values_list("pk", flat=True)) == routed
+
+
+def test_a_reroute_from_the_admin_lowers_routing_accuracy(admin_client, actor, agent):
+    kept, misrouted = incident(agent, actor), incident(AgentFactory(), actor)
+    now = timezone.now()
+
+    def accuracy():
+        values = metrics.routing_and_repeats(start=now - timedelta(days=1), end=timezone.now())
+        return next(v for v in values if v.metric == "routing_accuracy" and v.scope == "fleet")
+
+    assert accuracy().value == 1.0
+    security = Counterpart.objects.get(function="security")
+    act(
+        admin_client,
+        reverse("admin:escalations_incident_changelist"),
+        "reroute_selected",
+        [misrouted],
+        apply="yes",
+        counterparts=[security.pk],
+        reason="Security's to handle",
+    )
+
+    fleet = accuracy()
+    assert fleet.value == 0.5 and fleet.details == {"numerator": 1, "denominator": 2}
+    kept.refresh_from_db()
+    assert not kept.rerouted
 
 
 def test_link_incidents_to_a_systemic_issue_from_the_incident_list(admin_client, actor, agent):

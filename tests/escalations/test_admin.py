@@ -29,7 +29,7 @@ from escalations.models import (
 )
 from escalations.services.incidents import incident_assign, incident_decide, incident_resolve
 from escalations.services.risk import risk_acceptance_request
-from tests.escalations.support import ingest
+from tests.escalations.support import ingest, written
 from tests.factories import AgentFactory, TeamFactory, UserFactory
 from trust.choices import AgentStatus
 from trust.models import Agent
@@ -355,6 +355,164 @@ def test_escalating_at_the_top_of_the_ladder_is_refused_with_the_reason(admin_cl
     ]
 
 
+def test_reroute_selected_routes_to_the_chosen_counterparts_and_tells_the_newcomers(
+    admin_client, admin_user, incident, defaults
+):
+    first = sorted(incident.first_counterparts.values_list("pk", flat=True))
+    security = defaults.counterparts["security"]
+    assert first and security.pk not in first
+
+    form_page = act(admin_client, Incident, "reroute_selected", [incident])
+
+    content = text(form_page)
+    assert "Reroute incidents" in content and f"#{incident.pk}" in content
+    assert 'name="counterparts"' in content and 'name="reason"' in content
+    assert sorted(form_page.context["form"]["counterparts"].value()) == first  # preselected
+    incident.refresh_from_db()
+    assert not incident.rerouted  # nothing happens before the form is sent
+
+    response = act(
+        admin_client,
+        Incident,
+        "reroute_selected",
+        [incident],
+        apply="yes",
+        counterparts=[*first, security.pk],
+        reason="Looks like account abuse",
+    )
+
+    names = ", ".join(
+        Counterpart.objects.filter(pk__in=[*first, security.pk])
+        .order_by("function", "name")
+        .values_list("name", flat=True)
+    )
+    assert messages_of(response) == [f"Rerouted to {names}: #{incident.pk}."]
+    incident.refresh_from_db()
+    assert incident.rerouted
+    assert sorted(incident.counterparts.values_list("pk", flat=True)) == sorted(
+        [*first, security.pk]
+    )
+    assert sorted(incident.first_counterparts.values_list("pk", flat=True)) == first
+    entry = incident.timeline.get(kind=TimelineKind.REROUTED)
+    assert entry.actor == admin_user
+    assert entry.data["reason"] == "Looks like account abuse"
+    assert entry.data["from"] == first and entry.data["to"] == sorted([*first, security.pk])
+    history = incident.history.first()
+    assert history.history_user == admin_user
+    assert history.history_change_reason == "Rerouted: Looks like account abuse"
+    told = Notification.objects.filter(incident=incident, event="rerouted")
+    assert list(told.values_list("counterpart", flat=True)) == [security.pk]  # newcomers only
+
+    again = act(
+        admin_client,
+        Incident,
+        "reroute_selected",
+        [incident],
+        apply="yes",
+        counterparts=[*first, security.pk],
+        reason="Same again",
+    )
+    assert messages_of(again) == [f"Already routed there: #{incident.pk}."]
+    assert incident.timeline.filter(kind=TimelineKind.REROUTED).count() == 1
+
+
+def test_reroute_without_a_reason_or_a_counterpart_is_refused_on_the_field(
+    admin_client, incident, defaults
+):
+    security = defaults.counterparts["security"]
+    inactive = Counterpart.objects.create(
+        name="Retired rotation", function="security", email="old@example.com", active=False
+    )
+    before = written()
+
+    no_reason = act(
+        admin_client,
+        Incident,
+        "reroute_selected",
+        [incident],
+        apply="yes",
+        counterparts=[security.pk],
+        reason="  ",
+    )
+    assert no_reason.context["form"].errors == {"reason": ["This field is required."]}
+    assert "Reroute incidents" in text(no_reason)
+
+    nobody = act(
+        admin_client, Incident, "reroute_selected", [incident], apply="yes", reason="Wrong team"
+    )
+    assert nobody.context["form"].errors == {"counterparts": ["Choose at least one counterpart."]}
+    assert "Choose at least one counterpart." in text(nobody)
+
+    gone = act(
+        admin_client,
+        Incident,
+        "reroute_selected",
+        [incident],
+        apply="yes",
+        counterparts=[inactive.pk],
+        reason="Wrong team",
+    )
+    assert list(gone.context["form"].errors) == ["counterparts"]
+
+    assert written() == before
+    incident.refresh_from_db()
+    assert not incident.rerouted
+
+
+def test_reroute_of_a_resolved_incident_is_refused_with_the_reason(admin_client, actor, defaults):
+    done = ingest(AgentFactory(), actor).incident
+    incident_decide(incident=done, consequence="monitor", rationale="Fine", actor=actor)
+    incident_resolve(incident=done, actor=actor)
+
+    response = act(
+        admin_client,
+        Incident,
+        "reroute_selected",
+        [done],
+        apply="yes",
+        counterparts=[defaults.counterparts["security"].pk],
+        reason="Late",
+    )
+
+    assert messages_of(response) == [
+        f"#{done.pk}: Incident #{done.pk} is resolved; it cannot be rerouted."
+    ]
+    done.refresh_from_db()
+    assert not done.rerouted
+
+
+def test_a_viewer_cannot_reroute_an_incident(client, incident, defaults):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_incident"))
+    client.force_login(viewer)
+    before = written()
+
+    page = client.get(url(Incident, "change", incident.pk))
+    assert page.status_code == 200 and page.context["incident_actions"] == []
+    act(
+        client,
+        Incident,
+        "reroute_selected",
+        [incident],
+        apply="yes",
+        counterparts=[defaults.counterparts["security"].pk],
+        reason="Wrong team",
+    )
+    client.post(
+        url(Incident, "change", incident.pk),
+        {
+            "action": "reroute_selected",
+            "apply": "yes",
+            "counterparts": [defaults.counterparts["security"].pk],
+            "reason": "Wrong team",
+        },
+    )
+
+    assert written() == before
+
+
 def page_actions(response) -> list[str]:
     return [name for name, _ in response.context.get("incident_actions") or []]
 
@@ -366,12 +524,14 @@ def test_the_incident_page_offers_the_actions_its_state_allows(admin_client, inc
         "assign_to_me_selected",
         "decide_selected",
         "escalate_selected",
+        "reroute_selected",
     ]
     assert 'value="Acknowledge"' in text(page) and "Act on this incident" in text(page)
+    assert 'value="Reroute…"' in text(page)
 
     incident_decide(incident=incident, consequence="monitor", rationale="Watch", actor=actor)
     decided = admin_client.get(url(Incident, "change", incident.pk))
-    assert page_actions(decided) == ["resolve_selected", "decide_selected"]
+    assert page_actions(decided) == ["resolve_selected", "decide_selected", "reroute_selected"]
     incident_resolve(incident=incident, actor=actor)
     resolved = admin_client.get(url(Incident, "change", incident.pk))
     assert page_actions(resolved) == [] and "Act on this incident" not in text(resolved)
@@ -418,6 +578,39 @@ def test_decide_from_the_incident_page_asks_then_decides_this_incident_only(
     assert incident.state == IncidentState.DECIDED and agent.status == AgentStatus.SUSPENDED
     assert other.state == IncidentState.OPEN
     assert Decision.objects.get(incident=incident).rationale == "Refunds without approval"
+
+
+def test_reroute_from_the_incident_page_asks_then_reroutes_this_incident_only(
+    admin_client, admin_user, incident, actor, defaults
+):
+    other = ingest(AgentFactory(), actor).incident
+    security = defaults.counterparts["security"]
+    page_url = url(Incident, "change", incident.pk)
+
+    form_page = text(admin_client.post(page_url, {"action": "reroute_selected"}))
+    assert "Reroute incidents" in form_page and 'name="counterparts"' in form_page
+    assert f"#{other.pk}" not in form_page
+
+    # Whatever the form carries, the page acts on its own incident.
+    response = admin_client.post(
+        page_url,
+        {
+            "action": "reroute_selected",
+            "apply": "yes",
+            "counterparts": [security.pk],
+            "reason": "Security owns this",
+            "_selected_action": [other.pk],
+        },
+    )
+
+    assert response.status_code == 302 and response.url == page_url
+    incident.refresh_from_db()
+    other.refresh_from_db()
+    assert incident.rerouted and list(incident.counterparts.all()) == [security]
+    assert not other.rerouted
+    after = admin_client.get(page_url)
+    assert messages_of(after) == [f"Rerouted to {security.name}: #{incident.pk}."]
+    assert "Security owns this" in text(after)  # in the timeline
 
 
 def test_an_unknown_action_from_the_incident_page_changes_nothing(admin_client, incident):
