@@ -192,16 +192,22 @@ def _issue_owners() -> dict[Basis, SystemicIssue]:
     }
     owners: dict[Basis, SystemicIssue] = {}
     for issue in sorted(issues.values(), key=lambda i: (i.proposed_at, i.pk)):
-        target, seen = issue, set()
-        while target.state == SystemicIssueState.MERGED and target.pk not in seen:
-            seen.add(target.pk)
-            nxt = issues.get(target.merged_into_id)
-            if nxt is None:
-                break
-            target = nxt
+        target = _chain_end(issue, issues)
         if target.state != SystemicIssueState.MERGED:
             owners[basis_of(issue)] = target
     return owners
+
+
+def _chain_end(issue: SystemicIssue, issues: dict[int, SystemicIssue]) -> SystemicIssue:
+    """The issue a merged issue's merges lead to (itself when not merged)."""
+    target, seen = issue, set()
+    while target.state == SystemicIssueState.MERGED and target.pk not in seen:
+        seen.add(target.pk)
+        nxt = issues.get(target.merged_into_id)
+        if nxt is None:
+            break
+        target = nxt
+    return target
 
 
 def _dismissed_at() -> dict[Basis, datetime]:
@@ -213,13 +219,7 @@ def _dismissed_at() -> dict[Basis, datetime]:
     issues = {issue.pk: issue for issue in SystemicIssue.objects.all()}
     out: dict[Basis, datetime] = {}
     for issue in issues.values():
-        target, seen = issue, set()
-        while target.state == SystemicIssueState.MERGED and target.pk not in seen:
-            seen.add(target.pk)
-            nxt = issues.get(target.merged_into_id)
-            if nxt is None:
-                break
-            target = nxt
+        target = _chain_end(issue, issues)
         if target.state == SystemicIssueState.DISMISSED and target.closed_at is not None:
             basis = basis_of(issue)
             out[basis] = max(out.get(basis, target.closed_at), target.closed_at)
