@@ -14,6 +14,7 @@ from django.contrib.admin import helpers
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from atoc.core.exceptions import DomainError
@@ -66,7 +67,7 @@ def incident_due(incident: Incident, now: datetime) -> tuple[bool, str]:
     elif incident.state == IncidentState.DECIDED:
         return False, "awaiting resolution"
     else:
-        return False, "—"
+        return False, "resolved: nothing awaits"
     if due is None:
         return False, f"{waiting}: no deadline (paused or reminders done)"
     if due <= now:
@@ -79,6 +80,26 @@ def incident_due_html(incident: Incident, now: datetime):
     if overdue:
         return format_html('<strong style="color:{}">{}</strong>', OVERDUE_COLOUR, text)
     return text
+
+
+class IncidentColumnsMixin:
+    """Columns for a list whose rows belong to an incident: its severity and action state.
+
+    A row that names an incident only by its number still says how severe the
+    incident is and what it waits for, until when. The list selects
+    ``incident__severity`` with its rows (``list_select_related``), so the columns
+    cost no query per row. A row without an incident shows "—".
+    """
+
+    @admin.display(description="incident severity")
+    def incident_severity(self, row):
+        incident = row.incident
+        return severity_badge(incident.severity.name) if incident is not None else "—"
+
+    @admin.display(description="incident action state")
+    def incident_action(self, row):
+        incident = row.incident
+        return incident_due_html(incident, timezone.now()) if incident is not None else "—"
 
 
 def notification_state_html(notification):

@@ -12,9 +12,11 @@ import uuid
 
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from escalations.admin.base import (
+    IncidentColumnsMixin,
     ReadOnlyAdminMixin,
     incident_link,
     notification_state_html,
@@ -32,6 +34,7 @@ from escalations.models import (
 )
 from escalations.services.notifications import notification_retry
 from escalations.services.signals import signal_ingest
+from trust.admin.agents import freshness
 from trust.admin.base import ServiceAdminMixin, ServiceModelForm, adopt, refusals_for
 
 ADMIN_SIGNAL_SOURCE = "admin"
@@ -137,15 +140,28 @@ class SignalAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Escalation)
-class EscalationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Every climb of the ladder (and every reminder at its top): from, to, why, who."""
+class EscalationAdmin(IncidentColumnsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every climb of the ladder (and every reminder at its top): from, to, why, who.
 
-    list_display = ("at", "incident_display", "from_severity", "to_display", "reason", "actor")
+    Next to each climb, the incident's severity and action state as they are now.
+    """
+
+    list_display = (
+        "at",
+        "incident_display",
+        "incident_severity",
+        "incident_action",
+        "from_severity",
+        "to_display",
+        "reason",
+        "actor",
+    )
     list_filter = ("reason", "to_severity", "at")
-    list_select_related = ("from_severity", "to_severity", "actor")
+    list_select_related = ("from_severity", "to_severity", "actor", "incident__severity")
     search_fields = ("incident__agent__slug",)
     search_help_text = "Search by agent slug."
     show_full_result_count = False
+    readonly_fields = ("incident_severity", "incident_action")
 
     @admin.display(description="incident", ordering="incident")
     def incident_display(self, escalation):
@@ -157,24 +173,34 @@ class EscalationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Decisions and what each did to the agent (status, autonomy, routing before/after)."""
+class DecisionAdmin(IncidentColumnsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Decisions and what each did to the agent (status, autonomy, routing before/after).
+
+    Each row also shows the incident's severity and action state and the freshness of
+    the agent's evidence, as they are now.
+    """
 
     list_display = (
         "decided_at",
         "incident_display",
+        "incident_severity",
+        "incident_action",
         "agent",
+        "agent_freshness",
         "consequence",
         "agent_change",
         "actor",
     )
     list_filter = ("consequence", "decided_at")
-    list_select_related = ("agent", "actor")
+    list_select_related = ("agent", "actor", "incident__severity")
     search_fields = ("agent__slug", "rationale")
     show_full_result_count = False
     fields = (
         "incident",
+        "incident_severity",
+        "incident_action",
         "agent",
+        "agent_freshness",
         "consequence",
         "rationale",
         "actor",
@@ -189,6 +215,10 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "— (decided on the agent)"
         return incident_link(decision.incident_id)
 
+    @admin.display(description="agent freshness")
+    def agent_freshness(self, decision):
+        return freshness(decision.agent, timezone.now())[1]
+
     @admin.display(description="agent before → after")
     def agent_change(self, decision):
         before, after = decision.agent_before, decision.agent_after
@@ -201,16 +231,27 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The timeline of every incident: one row per transition, with who and what."""
+class TimelineEntryAdmin(IncidentColumnsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The timeline of every incident: one row per transition, with who and what.
 
-    list_display = ("at", "incident_display", "kind", "actor", "details")
+    Next to each row, the incident's severity and action state as they are now.
+    """
+
+    list_display = (
+        "at",
+        "incident_display",
+        "incident_severity",
+        "incident_action",
+        "kind",
+        "actor",
+        "details",
+    )
     list_filter = ("kind", "at")
-    list_select_related = ("actor",)
+    list_select_related = ("actor", "incident__severity")
     search_fields = ("incident__agent__slug",)
     search_help_text = "Search by agent slug."
     show_full_result_count = False
-    fields = ("incident", "kind", "at", "actor", "data")
+    fields = ("incident", "incident_severity", "incident_action", "kind", "at", "actor", "data")
 
     @admin.display(description="incident", ordering="incident")
     def incident_display(self, entry):
@@ -225,16 +266,19 @@ class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(IncidentColumnsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The outbox: every message to a counterpart, its attempts and its last error.
 
     Failed messages (given up after the maximum number of attempts) stand out with
-    their error; ``retry_selected`` puts them back in the outbox.
+    their error; ``retry_selected`` puts them back in the outbox. Each row also shows
+    the incident's severity and action state as they are now.
     """
 
     list_display = (
         "id",
         "incident_display",
+        "incident_severity",
+        "incident_action",
         "counterpart",
         "channel",
         "event",
@@ -246,13 +290,15 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("state", "channel", "created_at")
-    list_select_related = ("counterpart",)
+    list_select_related = ("counterpart", "incident__severity")
     search_fields = ("incident__agent__slug", "counterpart__name", "=dedupe_key")
     search_help_text = "Search by agent slug, counterpart or exact dedupe key."
     show_full_result_count = False
     actions = ("retry_selected",)
     fields = (
         "incident",
+        "incident_severity",
+        "incident_action",
         "counterpart",
         "channel",
         "event",

@@ -7,7 +7,12 @@ from django.contrib import admin
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from escalations.admin.base import incident_link, render_action_form, run_per_row
+from escalations.admin.base import (
+    IncidentColumnsMixin,
+    incident_link,
+    render_action_form,
+    run_per_row,
+)
 from escalations.choices import RiskAcceptanceState
 from escalations.models import RiskAcceptance
 from escalations.services.risk import (
@@ -32,18 +37,21 @@ class RejectForm(forms.Form):
 
 
 @admin.register(RiskAcceptance)
-class RiskAcceptanceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+class RiskAcceptanceAdmin(IncidentColumnsMixin, ServiceAdminMixin, SimpleHistoryAdmin):
     """Exceptions to acting: a trust risk accepted until a date, approved by a second person.
 
     Requesting goes through ``risk_acceptance_request``; ``approve_selected`` and
     ``reject_selected`` call the services (a requester cannot approve their own).
-    A request is read-only once made.
+    A request is read-only once made. Each row also shows the incident's severity
+    and action state as they are now.
     """
 
     form = RiskAcceptanceForm
     list_display = (
         "id",
         "incident_display",
+        "incident_severity",
+        "incident_action",
         "state",
         "expires_at",
         "requested_by",
@@ -51,12 +59,14 @@ class RiskAcceptanceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
         "requested_at",
     )
     list_filter = ("state", "expires_at")
-    list_select_related = ("requested_by", "approved_by")
+    list_select_related = ("requested_by", "approved_by", "incident__severity")
     search_fields = ("incident__agent__slug", "rationale")
     autocomplete_fields = ("incident",)
     actions = ("approve_selected", "reject_selected")
     view_fields = (
         "incident",
+        "incident_severity",
+        "incident_action",
         "state",
         "rationale",
         "expires_at",

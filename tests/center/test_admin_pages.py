@@ -5,6 +5,7 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -248,6 +249,68 @@ def test_agent_changelist_actions_restrict_through_a_rationale_form(admin_client
     assert f"Restrict autonomy: {agent.slug}." in page
     agent.refresh_from_db()
     assert agent.status == "restricted"
+
+
+def agent_rows(page: str) -> dict[str, str]:
+    """The agent changelist's rows as readable text, by agent slug."""
+    rows = {}
+    for row in page.split("<tr")[1:]:
+        row = row.split("</tr>")[0]
+        found = re.search(r'<td class="field-slug">([^<]+)</td>', row)
+        if found:
+            rows[found.group(1)] = text(row)
+    return rows
+
+
+@time_machine.travel(timezone.now(), tick=False)
+def test_agent_changelist_and_page_say_what_each_agents_incidents_await(admin_client, actor):
+    late = AgentFactory(slug="refund-bot")
+    overdue = incident(late, actor, hours_ago=2.25)  # SEV2: acknowledgement due 2 h ago
+    incident(late, actor, kind="pact_breach", hours_ago=0)  # SEV3: due in 1 h
+    deciding = AgentFactory(slug="kyc-bot")
+    incident_acknowledge(incident=incident(deciding, actor, kind="pact_breach"), actor=actor)
+    AgentFactory(slug="quiet-bot")
+    url = reverse("admin:trust_agent_changelist")
+
+    rows = agent_rows(body(admin_client.get(url)))
+
+    refund = rows["refund-bot"]
+    assert f"acknowledgement overdue by 2 h ( #{overdue.pk} , 1 more unresolved)" in refund
+    assert "SEV2" in refund and "no evidence yet" in refund  # severity and freshness
+    assert "decision due in 1 d" in rows["kyc-bot"]
+    assert "nothing awaits" in rows["quiet-bot"]
+    change = text(body(admin_client.get(reverse("admin:trust_agent_change", args=[late.pk]))))
+    assert "Action state: acknowledgement overdue by 2 h" in change.replace(" :", ":")
+    form = text(body(act(admin_client, url, "restrict_selected", [deciding])))
+    assert "Action state" in form and "decision due in 1 d" in form
+
+
+def _agents_with_incidents(count: int, actor) -> None:
+    """``count`` agents on their own teams, their incidents open, acknowledged or decided."""
+    for index in range(count):
+        agent = AgentFactory(team=TeamFactory())
+        opened = incident(agent, actor, hours_ago=index % 3)
+        if index % 3 == 1:
+            incident_acknowledge(incident=opened, actor=actor)
+        elif index % 3 == 2:
+            incident(agent, actor, kind="pact_breach", hours_ago=0.5)
+
+
+def test_agent_changelist_costs_the_same_queries_for_1_or_20_agents(
+    admin_client, actor, django_assert_max_num_queries
+):
+    url = reverse("admin:trust_agent_changelist")
+    _agents_with_incidents(1, actor)
+    body(admin_client.get(url))  # warm per-process caches (content types, session)
+    with django_assert_max_num_queries(40) as one:
+        body(admin_client.get(url))
+    _agents_with_incidents(19, actor)
+
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = admin_client.get(url)
+
+    assert len(response.context["cl"].result_list) == 20
+    assert body(response).count("acknowledgement") >= 13
 
 
 # --- incidents, systemic issues, reviews, metrics -------------------------------------

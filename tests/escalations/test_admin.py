@@ -1,5 +1,6 @@
 """The escalations admin: what operators see, the actions end to end, evidence read-only."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -676,6 +677,112 @@ def test_evidence_changelists_show_what_happened(admin_client, record, agent):
     assert "Escalated manually" in timeline and "Decided" in timeline
     signals = text(admin_client.get(url(Signal)))
     assert agent.slug in signals and "Pact breach" in signals
+
+
+def rows_of(content: str, incident) -> list[str]:
+    """The changelist rows (their HTML) that link to ``incident``."""
+    link = f">#{incident.pk}</a>"
+    return [row for row in content.split("<tr")[1:] if link in row]
+
+
+INCIDENT_RECORDS = [Escalation, TimelineEntry, Notification, RiskAcceptance]
+
+
+def test_lists_of_an_incidents_records_show_its_severity_and_action_state(
+    admin_client, actor, agent
+):
+    from escalations.services.incidents import incident_escalate
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        waiting = ingest(agent, actor).incident  # SEV3
+        incident_escalate(incident=waiting, actor=actor, reason="Customer-facing")  # SEV2
+        risk_acceptance_request(
+            incident=waiting,
+            rationale="Vendor fix ships Friday",
+            expires_at=start + timedelta(days=3),
+            actor=actor,
+        )
+        decided = ingest(AgentFactory(slug="ledger-bot"), actor, kind=SignalKind.CUSTOM).incident
+        incident_decide(incident=decided, consequence="monitor", rationale="Watch", actor=actor)
+        clock.shift(timedelta(hours=2))
+
+        for model in INCIDENT_RECORDS:
+            rows = rows_of(text(admin_client.get(url(model))), waiting)
+            assert rows, model.__name__
+            for row in rows:
+                assert "SEV2" in row, model.__name__
+                assert "acknowledgement overdue by 2 h" in row, model.__name__
+        decisions = text(admin_client.get(url(Decision)))
+        (row,) = rows_of(decisions, decided)
+        assert "SEV4" in row and "awaiting resolution" in row
+        assert "ledger-bot" in row and "no evidence yet" in row  # the agent's freshness
+        decision = Decision.objects.get(incident=decided)
+        page = text(admin_client.get(url(Decision, "change", decision.pk)))
+        assert "awaiting resolution" in page and "no evidence yet" in page
+        for model in INCIDENT_RECORDS:
+            row = model.objects.filter(incident=waiting).first()
+            page = text(admin_client.get(url(model, "change", row.pk)))
+            assert "acknowledgement overdue by 2 h" in page, model.__name__
+
+
+def test_a_resolved_incident_awaits_nothing_and_a_decision_on_the_agent_has_no_incident(
+    admin_client, admin_user, actor, agent
+):
+    from atoc.center.services.agents import agent_act
+
+    done = ingest(agent, actor).incident
+    incident_decide(incident=done, consequence="monitor", rationale="Watch", actor=actor)
+    incident_resolve(incident=done, actor=actor)
+    agent_act(agent=agent, action="restrict", rationale="Drifting", actor=admin_user)
+
+    for row in rows_of(text(admin_client.get(url(TimelineEntry))), done):
+        assert "resolved: nothing awaits" in row
+    decisions = text(admin_client.get(url(Decision)))
+    (on_agent,) = [row for row in decisions.split("<tr")[1:] if "decided on the agent" in row]
+    cells = re.findall(r'<td class="field-(incident_(?:severity|action))">([^<]*)</td>', on_agent)
+    assert cells == [("incident_severity", "—"), ("incident_action", "—")]
+
+
+def _records(model, count: int, actor) -> None:
+    """``count`` incidents, each on its own agent, team and owner, with a ``model`` row."""
+    from escalations.services.incidents import incident_escalate
+
+    for index in range(count):
+        agent = AgentFactory(team=TeamFactory())
+        incident = ingest(agent, actor, kind=[SignalKind.PACT_BREACH, SignalKind.CUSTOM][index % 2])
+        incident = incident.incident
+        incident_assign(incident=incident, owner=UserFactory(), actor=actor)
+        if model is Escalation:
+            incident_escalate(incident=incident, actor=actor, reason="Slow")
+        elif model is Decision:
+            incident_decide(incident=incident, consequence="monitor", rationale="W", actor=actor)
+        elif model is RiskAcceptance:
+            risk_acceptance_request(
+                incident=incident,
+                rationale="Known",
+                expires_at=timezone.now() + timedelta(days=1),
+                actor=actor,
+            )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Escalation, Decision, TimelineEntry, Notification, RiskAcceptance],
+    ids=lambda m: m.__name__,
+)
+def test_incident_record_lists_cost_the_same_queries_for_1_or_20_incidents(
+    admin_client, actor, model
+):
+    _records(model, 1, actor)
+    one = _queries(admin_client, url(model))
+    _records(model, 19, actor)
+
+    many = _queries(admin_client, url(model))
+
+    rows = admin_client.get(url(model)).context["cl"].result_list
+    assert len({row.incident_id for row in rows}) == 20
+    assert many == one
 
 
 def test_failed_notifications_stand_out_with_their_error(admin_client, record):

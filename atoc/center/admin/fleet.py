@@ -1,7 +1,9 @@
 """The agent's trust story (one page) and the agent actions: restrict, suspend, restore.
 
 trust owns the agent admin; the center registers a subclass that links each agent
-to its story page and adds the actions, each of which records a Decision through
+to its story page, shows what the agent's incidents await (the action state, read
+with ``selectors.agents_action_states``, which trust cannot import) and adds the
+actions, each of which records a Decision through
 ``atoc.center.services.agents.agent_act`` (checked against the operator's role
 and teams).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -25,7 +28,7 @@ from atoc.center.choices import AgentAction
 from atoc.center.dashboard import action_text, freshness
 from atoc.center.services.agents import agent_act
 from atoc.core.exceptions import DomainError
-from escalations.admin.base import render_action_form
+from escalations.admin.base import OVERDUE_COLOUR, render_action_form
 from trust.admin.agents import AgentAdmin
 from trust.models import Agent
 from trust.selectors import agent_list
@@ -54,11 +57,67 @@ class RationaleForm(forms.Form):
     )
 
 
-class CenterAgentAdmin(AgentAdmin):
-    """trust's agent admin with the trust story page and the agent actions."""
+def action_html(action, now):
+    """The action state as a cell: overdue stands out, the incident it comes from linked."""
+    text = action_text(action, now)
+    if action is None or action.incident_id is None:
+        return text
+    url = reverse("admin:escalations_incident_change", args=[action.incident_id])
+    more = f", {action.open_count - 1} more unresolved" if action.open_count > 1 else ""
+    if action.overdue:
+        return format_html(
+            '<strong style="color:{}">{}</strong> (<a href="{}">#{}</a>{})',
+            OVERDUE_COLOUR,
+            text,
+            url,
+            action.incident_id,
+            more,
+        )
+    return format_html('{} (<a href="{}">#{}</a>{})', text, url, action.incident_id, more)
 
-    list_display = ("story_link", *AgentAdmin.list_display)
+
+def _after(names: tuple, anchor: str, *added: str) -> tuple:
+    """``names`` with ``added`` right after ``anchor``."""
+    at = names.index(anchor) + 1
+    return (*names[:at], *added, *names[at:])
+
+
+class AgentChangeList(ChangeList):
+    """The agent list, each row told what its incidents await: one query for the page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        now = timezone.now()
+        agents = list(self.result_list)  # evaluates the page once; the rows are reused
+        actions = selectors.agents_action_states([a.pk for a in agents], now=now)
+        for agent in agents:
+            agent.action_cell = action_html(actions.get(agent.pk), now)
+
+
+class CenterAgentAdmin(AgentAdmin):
+    """trust's agent admin with the action state, the trust story page and the agent actions.
+
+    The list's action column is loaded for the whole page by ``AgentChangeList``; the
+    change page reads it for its one agent.
+    """
+
+    list_display = (
+        "story_link",
+        *_after(AgentAdmin.list_display, "severity_display", "action_display"),
+    )
+    read_fields = _after(AgentAdmin.read_fields, "freshness_display", "action_display")
     actions = ("restrict_selected", "suspend_selected", "restore_selected")
+
+    def get_changelist(self, request, **kwargs):
+        return AgentChangeList
+
+    @admin.display(description="action state")
+    def action_display(self, agent):
+        if not hasattr(agent, "action_cell"):  # the change page: this one agent
+            now = timezone.now()
+            action = selectors.agents_action_states([agent.pk], now=now).get(agent.pk)
+            agent.action_cell = action_html(action, now)
+        return agent.action_cell
 
     def get_actions(self, request):
         return scoped_actions(super().get_actions(request), team_field="team_id")
@@ -168,6 +227,7 @@ class CenterAgentAdmin(AgentAdmin):
                 )
             return None
         now = timezone.now()
+        awaiting = selectors.agents_action_states([agent.pk for agent in agents], now=now)
         return render_action_form(
             self,
             request,
@@ -182,11 +242,15 @@ class CenterAgentAdmin(AgentAdmin):
                         agent.get_routing_display(),
                         freshness(agent, now)[1],
                         agent.highest_open_severity or "none open",
+                        action_text(awaiting.get(agent.pk), now),
                     ],
                 )
                 for agent in agents
             ],
-            headers=["Agent", "Team", "Status", "Autonomy", "Routing", "Freshness", "Severity"],
+            headers=[
+                *("Agent", "Team", "Status", "Autonomy", "Routing"),
+                *("Freshness", "Severity", "Action state"),
+            ],
             form=form,
             action=f"{action}_selected",
             title=f"{AgentAction(action).label}: selected agents",
