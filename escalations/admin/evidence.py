@@ -62,8 +62,9 @@ class SignalForm(ServiceModelForm):
 
 
 @admin.register(Signal)
-class SignalAdmin(ServiceAdminMixin, admin.ModelAdmin):
-    """Signals (evidence): every observation, the incident it joined or opened.
+class SignalAdmin(IncidentColumnsMixin, ServiceAdminMixin, admin.ModelAdmin):
+    """Signals (evidence): every observation, the incident it joined or opened, with that
+    incident's severity and action state as they are now.
 
     A signal recorded here goes through ``signal_ingest`` with source ``admin``:
     matched to its control, grouped, routed and notified like any other. Once
@@ -79,11 +80,13 @@ class SignalAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "observed_at",
         "source",
         "incident_display",
+        "incident_severity",
+        "incident_action",
         "suppressed",
         "received_at",
     )
     list_filter = ("kind", "suppressed", "received_at")
-    list_select_related = ("agent",)
+    list_select_related = ("agent", "incident__severity")
     search_fields = ("agent__slug", "=idempotency_key")
     search_help_text = "Search by agent slug or exact idempotency key."
     autocomplete_fields = ("agent",)
@@ -100,6 +103,8 @@ class SignalAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "pact",
         "control",
         "incident_display",
+        "incident_severity",
+        "incident_action",
         "suppressed",
         "silence",
         "received_at",

@@ -685,7 +685,7 @@ def rows_of(content: str, incident) -> list[str]:
     return [row for row in content.split("<tr")[1:] if link in row]
 
 
-INCIDENT_RECORDS = [Escalation, TimelineEntry, Notification, RiskAcceptance]
+INCIDENT_RECORDS = [Escalation, TimelineEntry, Notification, RiskAcceptance, Signal]
 
 
 def test_lists_of_an_incidents_records_show_its_severity_and_action_state(
@@ -768,7 +768,7 @@ def _records(model, count: int, actor) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [Escalation, Decision, TimelineEntry, Notification, RiskAcceptance],
+    [Escalation, Decision, TimelineEntry, Notification, RiskAcceptance, Signal],
     ids=lambda m: m.__name__,
 )
 def test_incident_record_lists_cost_the_same_queries_for_1_or_20_incidents(
