@@ -18,10 +18,9 @@ from escalations.choices import (
     EscalationReason,
     IncidentConsequence,
     IncidentState,
-    RiskAcceptanceState,
     TimelineKind,
 )
-from escalations.models import Counterpart, Decision, Incident, RiskAcceptance, SeverityLevel
+from escalations.models import Counterpart, Decision, Incident, SeverityLevel
 from escalations.services.consequences import consequence_apply
 from escalations.services.ladder import incident_level, set_deadline, snapshot_level_above
 from escalations.services.transitions import (
@@ -30,6 +29,7 @@ from escalations.services.transitions import (
     incident_brief,
     lock_agent_then_incident,
     lock_incident,
+    risk_accepted_ids,
     routed_counterparts,
 )
 
@@ -257,9 +257,8 @@ def incident_escalate(*, incident: Incident, actor, reason: str) -> Incident:
         agent_slug=incident.agent.slug,
         timeline_kind=TimelineKind.ESCALATED_MANUALLY,
         note=reason,
+        paused=_risk_accepted(incident),
     )
-    if _risk_accepted(incident):
-        incident.ack_due_at = incident.decision_due_at = None
     save_with_history(
         incident,
         actor=actor,
@@ -334,9 +333,7 @@ def incident_reroute(
 
 
 def _risk_accepted(incident: Incident) -> bool:
-    return RiskAcceptance.objects.filter(
-        incident_id=incident.pk, state=RiskAcceptanceState.APPROVED
-    ).exists()
+    return incident.pk in risk_accepted_ids([incident])
 
 
 def _existing_levels() -> set[int]:

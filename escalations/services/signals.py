@@ -24,11 +24,10 @@ from atoc.core.history import history_insert_bulk
 from escalations.choices import (
     EscalationReason,
     IncidentState,
-    RiskAcceptanceState,
     TimelineKind,
 )
 from escalations.exceptions import IdempotencyConflict, IdempotencyInProgress, UnknownAgent
-from escalations.models import Control, Incident, RiskAcceptance, Signal, Silence
+from escalations.models import Control, Incident, Signal, Silence
 from escalations.services.ladder import (
     attach_ladders,
     ladder_levels,
@@ -46,6 +45,7 @@ from escalations.services.transitions import (
     climb,
     incident_brief,
     incidents_save_with_history,
+    risk_accepted_ids,
     routed_counterparts,
 )
 from trust.models import Agent, Pact
@@ -358,7 +358,7 @@ def _group(
             data={"signals": [item.signal.pk for item in groups[incident.grouping_key]]},
         )
     routed = routed_counterparts([incident for incident, _ in raised])
-    accepted = _risk_accepted_ids([incident for incident, _ in raised])
+    accepted = risk_accepted_ids(incident for incident, _ in raised)
     for incident, target in raised:
         agent = agents[incident.agent_id]
         climb(
@@ -370,27 +370,13 @@ def _group(
             routed=routed.get(incident.pk, []),
             team_id=agent["team_id"],
             agent_slug=agent["slug"],
+            paused=incident.pk in accepted,
         )
-        if incident.pk in accepted:
-            # While its risk is accepted the incident does not climb on deadlines.
-            incident.ack_due_at = incident.decision_due_at = None
     incidents_save_with_history(
         [incident for incident, _ in raised],
         fields=["severity", "ack_due_at", "decision_due_at", "reminders_sent"],
         default_user=actor,
         default_reason="Raised by new evidence",
-    )
-
-
-def _risk_accepted_ids(incidents: list[Incident]) -> set[int]:
-    """Which of these incidents have an approved risk acceptance (one query, or none)."""
-    if not incidents:
-        return set()
-    return set(
-        RiskAcceptance.objects.filter(
-            incident_id__in=[incident.pk for incident in incidents],
-            state=RiskAcceptanceState.APPROVED,
-        ).values_list("incident_id", flat=True)
     )
 
 

@@ -17,8 +17,8 @@ from datetime import datetime
 
 from atoc.core.bulk import insert_rows, update_rows
 from atoc.core.history import history_insert_bulk
-from escalations.choices import NotificationChannel, TimelineKind
-from escalations.models import Escalation, Incident, Notification, TimelineEntry
+from escalations.choices import NotificationChannel, RiskAcceptanceState, TimelineKind
+from escalations.models import Escalation, Incident, Notification, RiskAcceptance, TimelineEntry
 from escalations.services.consequences import (
     agents_refresh_incident_summaries,
     consequences_apply_bulk,
@@ -249,6 +249,21 @@ def routed_counterparts(incidents: Iterable[Incident]) -> dict[int, list[int]]:
     return routed
 
 
+def risk_accepted_ids(incidents: Iterable[Incident]) -> set[int]:
+    """Which of these incidents have an approved risk acceptance (one query, or none).
+
+    While its risk is accepted an incident's ladder is paused: no deadline runs.
+    """
+    ids = [incident.pk for incident in incidents]
+    if not ids:
+        return set()
+    return set(
+        RiskAcceptance.objects.filter(
+            incident_id__in=ids, state=RiskAcceptanceState.APPROVED
+        ).values_list("incident_id", flat=True)
+    )
+
+
 def incident_brief(incident: Incident, *, agent_slug: str, severity: str, now: datetime) -> dict:
     """What a notification says about the incident (JSON)."""
     return {
@@ -278,10 +293,12 @@ def climb(
     agent_slug: str,
     timeline_kind: str = TimelineKind.PROMOTED,
     note: str = "",
+    paused: bool = False,
 ) -> None:
     """Move the incident up to ``to_level`` (in memory) and queue what that causes.
 
-    The clock of the current phase restarts on the new level; the caller saves the
+    The clock of the current phase restarts on the new level, unless the ladder is
+    ``paused`` (an approved risk acceptance: no deadline runs). The caller saves the
     incident (with history) and flushes ``effects``: an Escalation row, the
     timeline row, notifications to the routed counterparts and the level's
     functions, and the level's automatic consequence.
@@ -289,7 +306,10 @@ def climb(
     current = incident_level(incident)
     incident.severity_id = to_level["id"]
     incident.reminders_sent = 0
-    set_deadline(incident, to_level, effects.now)
+    if paused:
+        incident.ack_due_at = incident.decision_due_at = None
+    else:
+        set_deadline(incident, to_level, effects.now)
     incident._history_user = actor
     incident._change_reason = f"{current['name']} → {to_level['name']}: {reason}"
     data = {"from": current["name"], "to": to_level["name"], "reason": reason}

@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-from atoc.center.access import scope_team_ids
+from atoc.center.access import authorize, scope_team_ids
 from atoc.core.exceptions import DomainError
 from trust.admin.base import ServiceRefused
 
@@ -68,6 +68,12 @@ def refused_on(field: str) -> Iterator[None]:
         yield
     except DomainError as exc:
         raise ServiceRefused(exc, field=field) from exc
+
+
+def authorize_on_form(user, *, field: str, permission: str, team_id: int | None, what: str):
+    """``authorize`` for an add form: a refusal shows on ``field`` and nothing is saved."""
+    with refused_on(field):
+        authorize(user, permission=permission, team_ids=[team_id], what=what)
 
 
 def scoped_actions(actions: dict, *, team_field: str) -> dict:

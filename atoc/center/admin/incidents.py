@@ -12,8 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from atoc.center.access import scope_team_ids
-from atoc.center.admin.base import PageFirstPaginator, scoped_actions
+from atoc.center.admin.base import PageFirstPaginator, in_scope, scoped_actions
 from atoc.center.choices import ACTIVE_ISSUE_STATES
 from atoc.center.models import SystemicIssue
 from atoc.center.services.issues import systemic_issue_link_incidents
@@ -41,8 +40,7 @@ class CenterIncidentAdmin(IncidentAdmin):
         return scoped_actions(super().get_actions(request), team_field="agent__team_id")
 
     def page_actions(self, request, incident):
-        allowed = scope_team_ids(request.user)
-        if allowed is not None and incident.agent.team_id not in allowed:
+        if not in_scope(request.user, incident.agent.team_id):
             return []  # another team's incident: the operator only reads it
         return super().page_actions(request, incident)
 

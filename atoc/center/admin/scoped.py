@@ -24,7 +24,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from atoc.center.access import authorize, require_fleet_wide, scope_team_ids
-from atoc.center.admin.base import in_scope, refused_on, scoped_actions
+from atoc.center.admin.base import authorize_on_form, in_scope, refused_on, scoped_actions
 from atoc.core.exceptions import DomainError
 from escalations.admin.evidence import SignalAdmin
 from escalations.admin.reference import SilenceAdmin
@@ -42,13 +42,13 @@ class CenterRiskAcceptanceAdmin(RiskAcceptanceAdmin):
 
     def save_model(self, request, obj, form, change):
         incident = form.cleaned_data["incident"]
-        with refused_on("incident"):
-            authorize(
-                request.user,
-                permission="escalations.add_riskacceptance",
-                team_ids=[incident.agent.team_id],
-                what=f"request a risk acceptance of incident #{incident.pk}",
-            )
+        authorize_on_form(
+            request.user,
+            field="incident",
+            permission="escalations.add_riskacceptance",
+            team_id=incident.agent.team_id,
+            what=f"request a risk acceptance of incident #{incident.pk}",
+        )
         super().save_model(request, obj, form, change)
 
 
@@ -57,13 +57,13 @@ class CenterSignalAdmin(SignalAdmin):
 
     def save_model(self, request, obj, form, change):
         agent = form.cleaned_data["agent"]
-        with refused_on("agent"):
-            authorize(
-                request.user,
-                permission="escalations.add_signal",
-                team_ids=[agent.team_id],
-                what=f"record a signal on agent {agent.slug}",
-            )
+        authorize_on_form(
+            request.user,
+            field="agent",
+            permission="escalations.add_signal",
+            team_id=agent.team_id,
+            what=f"record a signal on agent {agent.slug}",
+        )
         super().save_model(request, obj, form, change)
 
 
@@ -85,13 +85,13 @@ class CenterSilenceAdmin(SilenceAdmin):
         if not change:
             agent, component = form.cleaned_data.get("agent"), form.cleaned_data.get("component")
             if agent is not None and component is None:
-                with refused_on("agent"):
-                    authorize(
-                        request.user,
-                        permission="escalations.add_silence",
-                        team_ids=[agent.team_id],
-                        what=f"silence agent {agent.slug}",
-                    )
+                authorize_on_form(
+                    request.user,
+                    field="agent",
+                    permission="escalations.add_silence",
+                    team_id=agent.team_id,
+                    what=f"silence agent {agent.slug}",
+                )
             elif component is not None and agent is None:
                 with refused_on("component"):
                     require_fleet_wide(
@@ -130,13 +130,13 @@ class CenterDisputeAdmin(DisputeAdmin):
 
     def save_model(self, request, obj, form, change):
         agent = form.cleaned_data["agent"]
-        with refused_on("agent"):
-            authorize(
-                request.user,
-                permission="trust.add_dispute",
-                team_ids=[agent.team_id],
-                what=f"open a dispute on agent {agent.slug}",
-            )
+        authorize_on_form(
+            request.user,
+            field="agent",
+            permission="trust.add_dispute",
+            team_id=agent.team_id,
+            what=f"open a dispute on agent {agent.slug}",
+        )
         super().save_model(request, obj, form, change)
 
 
